@@ -1,0 +1,63 @@
+# LGNetforma: the two set-up commands and a few more.
+#   make run    install everything, prepare the SQLite demo and serve on http://127.0.0.1:5000
+#   make test   install the test dependencies and run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run install install-test assets translations demo test lint format bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(BIN)/activate
+	$(PY) -m pip install --quiet -e .
+	$(MAKE) --no-print-directory translations
+
+install-test: $(BIN)/activate
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(MAKE) --no-print-directory translations
+
+# Front-end assets from npm, copied into the git-ignored static/vendor/ (no CDN).
+assets:
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf static/vendor
+	mkdir -p static/vendor/bootstrap-italia static/vendor/chart.js
+	cp -r node_modules/bootstrap-italia/dist/css node_modules/bootstrap-italia/dist/js \
+	      node_modules/bootstrap-italia/dist/svg node_modules/bootstrap-italia/dist/fonts \
+	      static/vendor/bootstrap-italia/
+	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.js/
+
+translations:
+	$(BIN)/pybabel compile --statistics -d lgnetforma/translations 2>&1 | tail -n 1
+
+demo: install assets
+	$(BIN)/lgnetforma db upgrade
+	$(BIN)/lgnetforma comuni import
+	$(BIN)/lgnetforma courses import
+	$(BIN)/lgnetforma demo create
+
+run: demo
+	$(BIN)/lgnetforma run --host $(HOST) --port $(PORT)
+
+test: install-test assets
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r lgnetforma -lll
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor instance

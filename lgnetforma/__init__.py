@@ -1,0 +1,53 @@
+"""LGNetforma: the e-learning platform of the LGNetforma 2025-2026 training plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from lgnetforma.config import check_production, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` overrides what the environment says (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    check_production(app.config)
+
+    from lgnetforma import extensions, i18n, security
+    from lgnetforma.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(PACKAGE_ROOT / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    del extensions
+
+    from lgnetforma import models  # noqa: F401  (tables known to SQLAlchemy and Alembic)
+    from lgnetforma.web import register_blueprints
+
+    register_blueprints(app)
+
+    from lgnetforma.cli import register_commands
+
+    register_commands(app)
+    return app

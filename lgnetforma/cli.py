@@ -1,0 +1,174 @@
+"""The `lgnetforma` command: Flask's own commands (run, routes, shell, db) and ours."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, FlaskGroup
+
+from lgnetforma.extensions import db
+
+
+def _create_app() -> Flask:
+    from lgnetforma import create_app
+    from lgnetforma.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as error:
+        click.echo(f"Errore: {error}", err=True)
+        sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def main() -> None:
+    """LGNetforma: la piattaforma del piano formativo LGNetforma 2025-2026."""
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(comuni_group)
+    app.cli.add_command(users_group)
+    app.cli.add_command(demo_group)
+    app.cli.add_command(mail_group)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Errore: {message}", err=True)
+    sys.exit(1)
+
+
+# --- comuni ----------------------------------------------------------------------------
+
+
+@click.group("comuni", cls=AppGroup, help="Il registro ISTAT dei comuni.")
+def comuni_group() -> None:
+    pass
+
+
+@comuni_group.command("import")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def comuni_import(file: Path | None) -> None:
+    """Carica o aggiorna il registro dei comuni (predefinito: il file ISTAT incluso)."""
+    from lgnetforma.services.cycles import current_cycle
+    from lgnetforma.services.registry import RegistryFileError, import_comuni
+
+    cycle = current_cycle()
+    try:
+        report = import_comuni(file, cycle=cycle)
+    except RegistryFileError as error:
+        for problem in error.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        _fail("file rifiutato, il registro non è stato modificato.")
+        return
+    click.echo(f"Comuni nel registro: {report.total}")
+    click.echo(
+        f"Comuni idonei al ciclo {cycle.code} (più di {cycle.population_threshold} abitanti): "
+        f"{report.eligible}"
+    )
+    click.echo(
+        f"Nuovi: {report.created}, aggiornati: {report.updated}, invariati: {report.unchanged}"
+    )
+    if report.missing_from_file:
+        click.echo(
+            f"Comuni nel registro ma non nel file (mantenuti): {len(report.missing_from_file)}"
+        )
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+@click.group("users", cls=AppGroup, help="Gli account.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["operator", "trainer", "coordinator", "admin"]),
+)
+@click.option("--comune", "comune_code", help="Codice ISTAT: il comune di un operatore o "
+              "l'ambito di un coordinatore comunale.")
+@click.option("--region", "region_code", help="Codice ISTAT della regione di un coordinatore.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_create(
+    email: str,
+    full_name: str,
+    role: str,
+    comune_code: str | None,
+    region_code: str | None,
+    password: str,
+) -> None:
+    """Crea un account confermato."""
+    from lgnetforma.models import Comune, Region
+    from lgnetforma.services.accounts import create_user
+    from lgnetforma.services.errors import ServiceError
+
+    comune = region = None
+    if comune_code:
+        comune = db.session.scalar(db.select(Comune).filter_by(istat_code=comune_code))
+        if comune is None:
+            _fail(f"--comune: nessun comune con codice ISTAT {comune_code!r}.")
+    if region_code:
+        region = db.session.scalar(db.select(Region).filter_by(code=region_code.zfill(2)))
+        if region is None:
+            _fail(f"--region: nessuna regione con codice {region_code!r}.")
+        if role != "coordinator":
+            _fail("--region vale solo per i coordinatori.")
+    try:
+        user = create_user(
+            email=email,
+            full_name=full_name,
+            role=role,
+            password=password,
+            comune=comune if role == "operator" else None,
+            scope_region=region,
+            scope_comune=comune if role == "coordinator" else None,
+        )
+    except ServiceError as error:
+        db.session.rollback()
+        _fail(f"--{error.field or 'email'}: {error}")
+        return
+    db.session.commit()
+    click.echo(f"Creato {user.role} {user.email} (id {user.id}).")
+
+
+# --- demo ------------------------------------------------------------------------------
+
+
+@click.group("demo", cls=AppGroup, help="Dati dimostrativi.")
+def demo_group() -> None:
+    pass
+
+
+@demo_group.command("create")
+def demo_create() -> None:
+    """Crea (una volta) un account dimostrativo per ruolo e ne stampa le credenziali."""
+    from lgnetforma.services.demo import create_demo_accounts
+
+    click.echo("Account dimostrativi (solo per prova, non usarli in produzione):")
+    for account in create_demo_accounts():
+        click.echo(f"  {account.role:<12} {account.email:<36} password: {account.password}")
+
+
+# --- mail ------------------------------------------------------------------------------
+
+
+@click.group("mail", cls=AppGroup, help="La posta in uscita.")
+def mail_group() -> None:
+    pass
+
+
+@mail_group.command("retry")
+def mail_retry() -> None:
+    """Riprova a consegnare i messaggi rimasti in coda."""
+    from lgnetforma.services.mail import retry_pending
+
+    delivered, pending = retry_pending()
+    click.echo(f"Consegnati: {delivered}, ancora in coda: {pending}")

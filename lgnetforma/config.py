@@ -1,0 +1,116 @@
+"""Settings read from the environment, with the checks production insists on."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "production")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings are unsafe or inconsistent; the message says what to set."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on", "si", "sì"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Return SECRET_KEY, generating one in the instance folder on first run."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def _database_url(instance_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{instance_path / 'lgnetforma.sqlite'}"
+    # Heroku-style URLs and plain "postgresql://" both mean psycopg 3 here.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(instance_path: Path) -> dict[str, Any]:
+    """Build the Flask configuration from environment variables."""
+    env = os.environ.get("LGNETFORMA_ENV", "development").strip().lower()
+    production = env == "production"
+    smtp_port = os.environ.get("SMTP_PORT", "25")
+    return {
+        "LGNETFORMA_ENV": env,
+        "SECRET_KEY": _secret_key(instance_path),
+        "SECRET_KEY_FROM_ENV": bool(os.environ.get("SECRET_KEY")),
+        "DEBUG": _bool(os.environ.get("FLASK_DEBUG")),
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        "ALLOW_SQLITE_IN_PRODUCTION": _bool(os.environ.get("LGNETFORMA_ALLOW_SQLITE")),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "localhost"),
+        "SMTP_PORT": int(smtp_port) if smtp_port.isdigit() else smtp_port,
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_TLS": _bool(os.environ.get("SMTP_TLS")),
+        "SMTP_SSL": _bool(os.environ.get("SMTP_SSL")),
+        "SMTP_TIMEOUT": 10,
+        "MAIL_SENDER": os.environ.get("MAIL_SENDER", "LGNetforma <noreply@lgnetforma.local>"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_ENABLED": _bool(os.environ.get("LGNETFORMA_RATELIMIT"), default=True),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "it",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Rome",
+        "LANGUAGES": {"it": "Italiano", "en": "English"},
+        "EMAIL_TOKEN_MAX_AGE": 48 * 3600,
+        "RESET_TOKEN_MAX_AGE": 3600,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }
+
+
+def check_production(config: dict[str, Any]) -> None:
+    """Refuse to start in production with settings that would be unsafe."""
+    env = config.get("LGNETFORMA_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"LGNETFORMA_ENV={env!r} non è valido: usa 'development' oppure 'production'."
+        )
+    if env != "production":
+        return
+    problems = []
+    if config.get("DEBUG"):
+        problems.append("la modalità debug è attiva: togli FLASK_DEBUG o impostalo a 0")
+    if not config.get("SECRET_KEY_FROM_ENV"):
+        problems.append("manca una chiave segreta esplicita: imposta SECRET_KEY")
+    uri = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
+    if uri.startswith("sqlite") and not config.get("ALLOW_SQLITE_IN_PRODUCTION"):
+        problems.append(
+            "il database è SQLite: imposta DATABASE_URL verso PostgreSQL "
+            "oppure LGNETFORMA_ALLOW_SQLITE=1 se è una scelta consapevole"
+        )
+    if problems:
+        raise ConfigError(
+            "Configurazione non sicura per la produzione (LGNETFORMA_ENV=production): "
+            + "; ".join(problems)
+            + "."
+        )

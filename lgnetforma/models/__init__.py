@@ -1,0 +1,24 @@
+"""Database tables. Business rules live in ``lgnetforma.services``, not here."""
+
+from lgnetforma.models.base import utcnow
+from lgnetforma.models.catalogue import Course, CourseVersion, MediaFile, Module, ModuleVersion
+from lgnetforma.models.cycles import Cycle
+from lgnetforma.models.mail import OutboundMail
+from lgnetforma.models.people import Role, User
+from lgnetforma.models.registry import Comune, Province, Region
+
+__all__ = [
+    "Comune",
+    "Course",
+    "CourseVersion",
+    "Cycle",
+    "MediaFile",
+    "Module",
+    "ModuleVersion",
+    "OutboundMail",
+    "Province",
+    "Region",
+    "Role",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,15 @@
+"""The web interface: one blueprint per area, thin views over the services."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from lgnetforma.web import admin, auth, errors, public, templating
+
+    templating.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)

@@ -1,0 +1,60 @@
+"""Forms of the administration area."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from lgnetforma.web.forms import email_validators, required
+
+STAFF_ROLES = [
+    ("trainer", _l("Formatore")),
+    ("coordinator", _l("Coordinatore")),
+    ("admin", _l("Amministratore")),
+]
+
+
+class _ScopeFields(FlaskForm):
+    scope_region = SelectField(
+        _l("Ambito: regione"),
+        choices=[],
+        validators=[Optional()],
+        description=_l("Solo per i coordinatori regionali. Lascia vuoto per l'ambito nazionale."),
+    )
+    scope_comune = StringField(
+        _l("Ambito: comune (codice ISTAT o nome)"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("Solo per i referenti di un comune, ad esempio 058091 per Roma."),
+    )
+
+
+class StaffCreateForm(_ScopeFields):
+    full_name = StringField(
+        _l("Nome e cognome"), validators=[required(), Length(max=200)]
+    )
+    email = EmailField(_l("Email"), validators=email_validators())
+    role = SelectField(_l("Ruolo"), choices=STAFF_ROLES, validators=[required()])
+
+
+class UserEditForm(_ScopeFields):
+    full_name = StringField(
+        _l("Nome e cognome"), validators=[required(), Length(max=200)]
+    )
+    role = SelectField(
+        _l("Ruolo"), choices=[("operator", _l("Operatore")), *STAFF_ROLES]
+    )
+    active = BooleanField(_l("Account attivo"))
+
+
+class UserSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Cerca per nome o email"), validators=[Optional()])
+    role = SelectField(
+        _l("Ruolo"),
+        choices=[("", _l("Tutti")), ("operator", _l("Operatore")), *STAFF_ROLES],
+        validators=[Optional()],
+    )

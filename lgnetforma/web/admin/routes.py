@@ -1,0 +1,138 @@
+"""Views of the administration area (admins only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from lgnetforma.extensions import db
+from lgnetforma.models import Comune, Region, User
+from lgnetforma.services import accounts
+from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.mail import send_mail
+from lgnetforma.services.registry import find_comune
+from lgnetforma.services.users import regions, update_user, user_query
+from lgnetforma.web.access import roles_required
+from lgnetforma.web.admin.forms import StaffCreateForm, UserEditForm, UserSearchForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PAGE_SIZE = 50
+
+
+@bp.get("/utenti")
+@roles_required("admin")
+def users() -> str:
+    form = UserSearchForm(request.args)
+    page = db.paginate(
+        user_query(text=form.q.data or "", role=form.role.data or ""),
+        per_page=PAGE_SIZE,
+        error_out=False,
+    )
+    return render_template("admin/users.html", form=form, page=page)
+
+
+def _fill_scope_choices(form: StaffCreateForm | UserEditForm) -> None:
+    form.scope_region.choices = [("", _("Nessuna (nazionale)"))] + [
+        (r.code, r.name) for r in regions()
+    ]
+
+
+def _scope_from_form(form: StaffCreateForm | UserEditForm) -> tuple[Region | None, Comune | None]:
+    """The scope chosen in the form; errors are added to the form's fields."""
+    region = comune = None
+    if form.scope_region.data:
+        region = db.session.scalar(db.select(Region).filter_by(code=form.scope_region.data))
+    if form.scope_comune.data:
+        matches = find_comune(form.scope_comune.data)
+        if len(matches) != 1:
+            form.scope_comune.errors.append(
+                _("Comune non trovato o ambiguo: indica il codice ISTAT a 6 cifre.")
+            )
+            raise ValueError
+        comune = matches[0]
+    return region, comune
+
+
+@bp.route("/utenti/nuovo", methods=["GET", "POST"])
+@roles_required("admin")
+def create_user() -> str | Response:
+    form = StaffCreateForm()
+    _fill_scope_choices(form)
+    if form.validate_on_submit():
+        try:
+            region, comune = _scope_from_form(form)
+            user = accounts.create_user(
+                email=form.email.data,
+                full_name=form.full_name.data,
+                role=form.role.data,
+                password=None,
+                scope_region=region,
+                scope_comune=comune,
+            )
+        except ValueError:
+            db.session.rollback()
+        except ServiceError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            link = url_for("auth.reset", token=accounts.reset_token(user), _external=True)
+            body = render_template("mail/invitation.txt", user=user, link=link)
+            send_mail(user.email, _("Il tuo account LGNetforma"), body)
+            flash(
+                _(
+                    "Account creato per %(name)s: ha ricevuto un invito per scegliere la password.",
+                    name=user.full_name,
+                ),
+                "success",
+            )
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_create.html", form=form)
+
+
+@bp.route("/utenti/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_user(user_id: int) -> str | Response:
+    user = db.session.get(User, user_id) or abort(404)
+    # On POST the submitted values take precedence over these.
+    form = UserEditForm(
+        data={
+            "full_name": user.full_name,
+            "role": user.role,
+            "active": user.is_active_account,
+            "scope_region": user.scope_region.code if user.scope_region else "",
+            "scope_comune": user.scope_comune.istat_code if user.scope_comune else "",
+        }
+    )
+    _fill_scope_choices(form)
+    if form.validate_on_submit():
+        try:
+            region, comune = _scope_from_form(form)
+            update_user(
+                user,
+                full_name=form.full_name.data,
+                role=form.role.data,
+                active=form.active.data,
+                scope_region=region,
+                scope_comune=comune,
+                acting_user=current_user,
+            )
+        except ValueError:
+            db.session.rollback()
+        except ServiceError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Modifiche salvate."), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_edit.html", form=form, user=user)
+
+
+def _field_error(form: StaffCreateForm | UserEditForm, error: ServiceError) -> None:
+    field = getattr(form, error.field or "", None) or form.full_name
+    if error.field == "scope":
+        field = form.scope_comune
+    field.errors = [*field.errors, str(error)]

@@ -1,0 +1,64 @@
+"""Forms of the accounts area."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import Length
+
+from lgnetforma.web.forms import email_validators, new_password_field, required
+
+
+class RegistrationForm(FlaskForm):
+    full_name = StringField(
+        _l("Nome e cognome"),
+        validators=[required(), Length(max=200, message=_l("Al massimo 200 caratteri."))],
+        render_kw={"autocomplete": "name"},
+    )
+    email = EmailField(
+        _l("Email"),
+        validators=email_validators(),
+        description=_l("Ti invieremo un link per confermarla."),
+        render_kw={"autocomplete": "email"},
+    )
+    password = new_password_field()
+    comune = StringField(
+        _l("Comune"),
+        validators=[required()],
+        description=_l(
+            "Scrivi il nome del comune o il suo codice ISTAT e scegli dall'elenco. "
+            "Possono partecipare i comuni con più di %(threshold)s abitanti.",
+            threshold="5.000",
+        ),
+        render_kw={"autocomplete": "off", "list": "comuni-list"},
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("Email"), validators=email_validators(), render_kw={"autocomplete": "username"}
+    )
+    password = PasswordField(
+        _l("Password"), validators=[required()], render_kw={"autocomplete": "current-password"}
+    )
+    remember = BooleanField(_l("Ricordami su questo dispositivo"))
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(
+        _l("Email"), validators=email_validators(), render_kw={"autocomplete": "email"}
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = new_password_field(_l("Nuova password"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Password attuale"),
+        validators=[required()],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = new_password_field(_l("Nuova password"))

@@ -1,0 +1,38 @@
+"""Form pieces shared by several areas."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import Field, PasswordField
+from wtforms.validators import DataRequired, Email, Length
+
+from lgnetforma.services.passwords import MAX_LENGTH
+
+
+def required() -> DataRequired:
+    return DataRequired(message=_l("Questo campo è obbligatorio."))
+
+
+def email_validators() -> list:
+    return [
+        required(),
+        Length(max=254, message=_l("L'indirizzo email è troppo lungo.")),
+        Email(
+            message=_l("Inserisci un indirizzo email valido, ad esempio nome@comune.it."),
+            check_deliverability=False,
+        ),
+    ]
+
+
+def new_password_field(label: str | None = None) -> Field:
+    return PasswordField(
+        label or _l("Password"),
+        validators=[required()],
+        description=_l(
+            "Almeno 12 caratteri (fino a %(max)d). Puoi usare spazi e qualsiasi carattere: "
+            "una frase facile da ricordare va benissimo. Evita password comuni e il tuo indirizzo "
+            "email.",
+            max=MAX_LENGTH,
+        ),
+        render_kw={"autocomplete": "new-password", "maxlength": MAX_LENGTH},
+    )

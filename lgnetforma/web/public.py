@@ -1,0 +1,66 @@
+"""Public pages: home, privacy notice, accessibility statement, language switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from lgnetforma import PACKAGE_ROOT
+from lgnetforma.content.render import render_markdown
+from lgnetforma.services.cycles import count_eligible_comuni, current_cycle
+from lgnetforma.web.urls import safe_next_url
+
+bp = Blueprint("public", __name__)
+
+# Pages whose text the deployer edits: a Markdown file per language in
+# LGNETFORMA_PAGES_DIR (default: instance/pages) overrides the shipped one.
+EDITABLE_PAGES = {
+    "privacy": _l("Informativa sul trattamento dei dati personali"),
+    "accessibilita": _l("Dichiarazione di accessibilità"),
+}
+
+
+@bp.get("/")
+def home() -> str:
+    cycle = current_cycle()
+    return render_template(
+        "public/home.html", cycle=cycle, eligible_count=count_eligible_comuni(cycle)
+    )
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return _editable_page("privacy")
+
+
+@bp.get("/accessibilita")
+def accessibility() -> str:
+    return _editable_page("accessibilita")
+
+
+def _editable_page(name: str) -> str:
+    locale = str(get_locale() or "it")
+    override_dir = Path(
+        current_app.config.get("PAGES_DIR") or Path(current_app.instance_path) / "pages"
+    )
+    for folder in (override_dir, PACKAGE_ROOT / "pages"):
+        for filename in (f"{name}.{locale}.md", f"{name}.it.md"):
+            path = folder / filename
+            if path.is_file():
+                body = render_markdown(path.read_text(encoding="utf-8")).html
+                return render_template(
+                    "public/page.html", title=EDITABLE_PAGES[name], body=body
+                )
+    abort(404)
+
+
+@bp.post("/lingua")
+def set_language() -> Response:
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    return redirect(safe_next_url(request.form.get("next")))

@@ -1,0 +1,48 @@
+"""Values every template may use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+
+from lgnetforma.i18n import available_languages
+
+ROLE_LABELS = {
+    "operator": _l("Operatore"),
+    "trainer": _l("Formatore"),
+    "coordinator": _l("Coordinatore"),
+    "admin": _l("Amministratore"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+def number(value: float | int | None) -> str:
+    """A number the Italian way (1.234,5) in Italian, the English way in English."""
+    if value is None:
+        return "–"
+    from flask_babel import format_decimal
+
+    return format_decimal(value)
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        return {
+            "languages": available_languages(),
+            "current_locale": str(get_locale() or "it"),
+            "role_label": role_label,
+            "current_path": request.full_path.rstrip("?") if request else "/",
+            "nav_endpoints": app.view_functions,
+        }
+
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["role_label"] = role_label

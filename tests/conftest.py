@@ -1,0 +1,305 @@
+"""Fixtures: the app on a throw-away SQLite or PostgreSQL database, a real SMTP server,
+Chromium through Playwright, and helpers to act as each kind of user."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from tests.services import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    POSTGRES_URL,
+    chromium_available,
+    postgres_reachable,
+    require,
+)
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("LGNETFORMA_ENV", "development")
+
+BACKENDS = ["sqlite", "postgresql"]
+CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+# --- mail ------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """What the local SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+    def last_body(self, address: str) -> str:
+        messages = self.to(address)
+        assert messages, f"no mail for {address}; got {[m['To'] for m in self.messages]}"
+        return messages[-1].get_content()
+
+    def last_link(self, address: str) -> str:
+        match = re.search(r"https?://\S+", self.last_body(address))
+        assert match, "no link in the mail"
+        return match.group(0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = _free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[Mailbox, int]) -> Mailbox:
+    box, _ = smtp_server
+    box.clear()
+    return box
+
+
+# --- databases -------------------------------------------------------------------------
+
+
+def _prepare(url: str) -> None:
+    """Schema by migrations, then the comuni registry: the state `make run` starts from."""
+    from flask_migrate import upgrade
+
+    from lgnetforma import create_app
+    from lgnetforma.extensions import db
+    from lgnetforma.services.cycles import current_cycle
+    from lgnetforma.services.registry import import_comuni
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        import_comuni(cycle=current_cycle())
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    _prepare(f"sqlite:///{path}")
+    return path
+
+
+def _admin_engine():  # noqa: ANN202
+    return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=None)
+
+
+def _pg_url(name: str) -> str:
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    require(postgres_reachable(), f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    name = f"lgf_tpl_{_worker()}_{uuid.uuid4().hex[:8]}"
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    _prepare(_pg_url(name))
+    yield name
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database with the schema and the comuni, for one test."""
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "lgnetforma.sqlite"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"lgf_{_worker()}_{uuid.uuid4().hex[:10]}"
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _pg_url(name)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def app_config(database_url: str, smtp_server: tuple[Mailbox, int], tmp_path: Path) -> dict:
+    _, port = smtp_server
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "tests-only-secret-key",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": port,
+        "SMTP_TIMEOUT": 5,
+        "RATELIMIT_ENABLED": False,
+        "PAGES_DIR": str(tmp_path / "pages"),
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict) -> Iterator[Any]:
+    from lgnetforma import create_app
+    from lgnetforma.extensions import db
+
+    app = create_app(app_config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    return app.test_cli_runner()
+
+
+# --- people ----------------------------------------------------------------------------
+
+PASSWORD = "una password lunga e sicura"
+
+
+@pytest.fixture
+def make_user(app: Any):  # noqa: ANN201
+    """Create a confirmed account: make_user("coordinator", region="12")."""
+    from lgnetforma.extensions import db
+    from lgnetforma.models import Comune, Region
+    from lgnetforma.services.accounts import create_user
+
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: str = "operator",
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        comune: str = "058091",
+        region: str | None = None,
+        scope_comune: str | None = None,
+        password: str = PASSWORD,
+    ) -> dict:
+        with app.app_context():
+            n = next(counter)
+            comune_obj = db.session.scalar(db.select(Comune).filter_by(istat_code=comune))
+            user = create_user(
+                email=email or f"{role}{n}@example.it",
+                full_name=name or f"{role.title()} {n}",
+                role=role,
+                password=password,
+                comune=comune_obj if role == "operator" else None,
+                scope_region=db.session.scalar(db.select(Region).filter_by(code=region))
+                if region
+                else None,
+                scope_comune=db.session.scalar(db.select(Comune).filter_by(istat_code=scope_comune))
+                if scope_comune
+                else None,
+            )
+            db.session.commit()
+            return {"id": user.id, "email": user.email, "password": password, "role": role}
+
+    return make
+
+
+def csrf_token(client: Any, path: str = "/") -> str:
+    """The CSRF token of the client's session, read from a page like a browser would."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: Any, user: dict, remember: bool = False) -> Any:
+    data = {"email": user["email"], "password": user["password"], "csrf_token": csrf_token(client)}
+    if remember:
+        data["remember"] = "y"
+    response = client.post("/accesso", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return response
+
+
+@pytest.fixture
+def login_as(client: Any, make_user):  # noqa: ANN001, ANN201
+    """Create a user of ``role`` and log the test client in as them."""
+
+    def do(role: str = "operator", **kwargs: Any) -> dict:
+        user = make_user(role, **kwargs)
+        login(client, user)
+        return user
+
+    return do
+
+
+# --- browser ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    require(chromium_available(), f"Chromium is not installed at {CHROMIUM}")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    """The real app served over HTTP on a free port, for Chromium."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
