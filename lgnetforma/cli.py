@@ -93,8 +93,11 @@ def users_group() -> None:
     required=True,
     type=click.Choice(["operator", "trainer", "coordinator", "admin"]),
 )
-@click.option("--comune", "comune_code", help="Codice ISTAT: il comune di un operatore o "
-              "l'ambito di un coordinatore comunale.")
+@click.option(
+    "--comune",
+    "comune_code",
+    help="Codice ISTAT: il comune di un operatore o l'ambito di un coordinatore comunale.",
+)
 @click.option("--region", "region_code", help="Codice ISTAT della regione di un coordinatore.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def users_create(

@@ -51,7 +51,10 @@ def test_import_on_an_empty_registry_creates_everything(app, runner):
     [
         ("058092,Fittizio,Z999,058,RM,Roma,12,Lazio,tanti\n", "popolazione 'tanti' non numerica"),
         ("58092,Fittizio,Z999,058,RM,Roma,12,Lazio,100\n", "istat_code '58092' non valido"),
-        ("001001,Agliè bis,Z999,001,TO,Torino,01,Piemonte,100\n", "codice ISTAT 001001 duplicato (già alla riga 2)"),
+        (
+            "001001,Agliè bis,Z999,001,TO,Torino,01,Piemonte,100\n",
+            "codice ISTAT 001001 duplicato (già alla riga 2)",
+        ),
         ("058092,Fittizio,Z999\n", "3 valori invece di 9 (colonne mancanti)"),
     ],
 )

@@ -197,5 +197,7 @@ def user_for_reset_token(token: str) -> User:
         raise ServiceError(_l("Il link per reimpostare la password non è valido.")) from exc
     user = db.session.get(User, data.get("user"))
     if user is None or _password_fingerprint(user) != data.get("pw"):
-        raise ServiceError(_l("Il link per reimpostare la password non è valido o è già stato usato."))
+        raise ServiceError(
+            _l("Il link per reimpostare la password non è valido o è già stato usato.")
+        )
     return user

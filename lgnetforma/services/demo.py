@@ -20,8 +20,12 @@ class DemoAccount:
 
 
 DEMO_ACCOUNTS = (
-    DemoAccount("operator", "operatore@demo.lgnetforma.it", "giulia impara ogni giorno", "Giulia Rossi"),
-    DemoAccount("trainer", "formatore@demo.lgnetforma.it", "marco scrive i moduli", "Marco Bianchi"),
+    DemoAccount(
+        "operator", "operatore@demo.lgnetforma.it", "giulia impara ogni giorno", "Giulia Rossi"
+    ),
+    DemoAccount(
+        "trainer", "formatore@demo.lgnetforma.it", "marco scrive i moduli", "Marco Bianchi"
+    ),
     DemoAccount(
         "coordinator", "coordinatore@demo.lgnetforma.it", "anna coordina il lazio", "Anna Verdi"
     ),

@@ -32,9 +32,7 @@ def password_problems(password: str, email: str = "") -> list[str]:
     password = _normalise(password)
     problems: list[str] = []
     if len(password) < MIN_LENGTH:
-        problems.append(
-            str(_l("La password deve contenere almeno %(n)d caratteri.", n=MIN_LENGTH))
-        )
+        problems.append(str(_l("La password deve contenere almeno %(n)d caratteri.", n=MIN_LENGTH)))
     if len(password) > MAX_LENGTH:
         problems.append(
             str(_l("La password può contenere al massimo %(n)d caratteri.", n=MAX_LENGTH))
@@ -43,7 +41,9 @@ def password_problems(password: str, email: str = "") -> list[str]:
     compact = "".join(folded.split())
     if folded in _common_passwords() or compact in _common_passwords():
         problems.append(
-            str(_l("La password è tra quelle più comuni e facili da indovinare: scegline un'altra."))
+            str(
+                _l("La password è tra quelle più comuni e facili da indovinare: scegline un'altra.")
+            )
         )
     email = email.strip().casefold()
     local_part = email.split("@", 1)[0]

@@ -232,9 +232,7 @@ def find_comune(text: str) -> list[Comune]:
                 )
             )
         )
-    return list(
-        db.session.scalars(query.where(func.lower(Comune.name) == text.lower()).limit(20))
-    )
+    return list(db.session.scalars(query.where(func.lower(Comune.name) == text.lower()).limit(20)))
 
 
 def eligible_comuni(cycle: Cycle) -> list[Comune]:

@@ -9,6 +9,11 @@ from wtforms.validators import DataRequired, Email, Length
 from lgnetforma.services.passwords import MAX_LENGTH
 
 
+def strip(value: str | None) -> str | None:
+    """A field filter: surrounding spaces are never meant."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def required() -> DataRequired:
     return DataRequired(message=_l("Questo campo è obbligatorio."))
 

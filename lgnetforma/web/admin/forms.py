@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from lgnetforma.web.forms import email_validators, required
+from lgnetforma.web.forms import email_validators, required, strip
 
 STAFF_ROLES = [
-    ("trainer", _l("Formatore")),
-    ("coordinator", _l("Coordinatore")),
-    ("admin", _l("Amministratore")),
+    SelectChoice("trainer", _l("Formatore")),
+    SelectChoice("coordinator", _l("Coordinatore")),
+    SelectChoice("admin", _l("Amministratore")),
 ]
 
 
@@ -31,19 +31,15 @@ class _ScopeFields(FlaskForm):
 
 
 class StaffCreateForm(_ScopeFields):
-    full_name = StringField(
-        _l("Nome e cognome"), validators=[required(), Length(max=200)]
-    )
-    email = EmailField(_l("Email"), validators=email_validators())
+    full_name = StringField(_l("Nome e cognome"), validators=[required(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=email_validators(), filters=[strip])
     role = SelectField(_l("Ruolo"), choices=STAFF_ROLES, validators=[required()])
 
 
 class UserEditForm(_ScopeFields):
-    full_name = StringField(
-        _l("Nome e cognome"), validators=[required(), Length(max=200)]
-    )
+    full_name = StringField(_l("Nome e cognome"), validators=[required(), Length(max=200)])
     role = SelectField(
-        _l("Ruolo"), choices=[("operator", _l("Operatore")), *STAFF_ROLES]
+        _l("Ruolo"), choices=[SelectChoice("operator", _l("Operatore")), *STAFF_ROLES]
     )
     active = BooleanField(_l("Account attivo"))
 
@@ -55,6 +51,10 @@ class UserSearchForm(FlaskForm):
     q = StringField(_l("Cerca per nome o email"), validators=[Optional()])
     role = SelectField(
         _l("Ruolo"),
-        choices=[("", _l("Tutti")), ("operator", _l("Operatore")), *STAFF_ROLES],
+        choices=[
+            SelectChoice("", _l("Tutti")),
+            SelectChoice("operator", _l("Operatore")),
+            *STAFF_ROLES,
+        ],
         validators=[Optional()],
     )

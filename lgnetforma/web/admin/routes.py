@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Region, User
@@ -34,8 +35,8 @@ def users() -> str:
 
 
 def _fill_scope_choices(form: StaffCreateForm | UserEditForm) -> None:
-    form.scope_region.choices = [("", _("Nessuna (nazionale)"))] + [
-        (r.code, r.name) for r in regions()
+    form.scope_region.choices = [SelectChoice("", _("Nessuna (nazionale)"))] + [
+        SelectChoice(r.code, r.name) for r in regions()
     ]
 
 

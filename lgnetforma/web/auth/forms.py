@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import Length
 
-from lgnetforma.web.forms import email_validators, new_password_field, required
+from lgnetforma.web.forms import email_validators, new_password_field, required, strip
 
 
 class RegistrationForm(FlaskForm):
@@ -19,6 +19,7 @@ class RegistrationForm(FlaskForm):
     email = EmailField(
         _l("Email"),
         validators=email_validators(),
+        filters=[strip],
         description=_l("Ti invieremo un link per confermarla."),
         render_kw={"autocomplete": "email"},
     )
@@ -37,7 +38,10 @@ class RegistrationForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        _l("Email"), validators=email_validators(), render_kw={"autocomplete": "username"}
+        _l("Email"),
+        validators=email_validators(),
+        filters=[strip],
+        render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
         _l("Password"), validators=[required()], render_kw={"autocomplete": "current-password"}
@@ -47,7 +51,10 @@ class LoginForm(FlaskForm):
 
 class ResetRequestForm(FlaskForm):
     email = EmailField(
-        _l("Email"), validators=email_validators(), render_kw={"autocomplete": "email"}
+        _l("Email"),
+        validators=email_validators(),
+        filters=[strip],
+        render_kw={"autocomplete": "email"},
     )
 
 

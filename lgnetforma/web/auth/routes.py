@@ -198,18 +198,19 @@ def reset(token: str) -> str | Response:
 @bp.route("/profilo", methods=["GET", "POST"])
 @login_required
 def profile() -> str | Response:
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if accounts.authenticate(current_user.email, form.current_password.data) is None:
+        if accounts.authenticate(user.email, form.current_password.data) is None:
             form.current_password.errors.append(_("La password attuale non è corretta."))
         else:
             try:
-                accounts.change_password(current_user, form.password.data)
+                accounts.change_password(user, form.password.data)
             except ServiceError as error:
                 form.password.errors.append(str(error))
             else:
                 db.session.commit()
-                login_user(current_user)  # stay logged in with the new session version
+                login_user(user)  # stay logged in here with the new session version
                 flash(_("Password aggiornata."), "success")
                 return redirect(url_for("auth.profile"))
     return render_template("auth/profile.html", form=form)

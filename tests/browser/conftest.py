@@ -1,0 +1,59 @@
+"""Browser tests: every test here drives Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.conftest import PASSWORD
+
+WCAG21AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture
+def axe():  # noqa: ANN201
+    engine = Axe()
+
+    def check(page) -> None:  # noqa: ANN001
+        result = engine.run(page, options=WCAG21AA)
+        assert result.violations_count == 0, f"{page.url}\n{result.generate_report()}"
+
+    return check
+
+
+@pytest.fixture
+def page(page, live_server):  # noqa: ANN001, ANN201
+    """A Chromium page that fails the test on any script error or CSP violation."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if message.type == "error"
+            and "Content Security Policy" in message.text
+            and "inline style" not in message.text  # Bootstrap Italia's JS tries style attributes
+            else None
+        ),
+    )
+    page.set_default_timeout(10_000)
+    yield page
+    assert problems == [], problems
+
+
+@pytest.fixture
+def browser_login(page, live_server):  # noqa: ANN001, ANN201
+    def do(user: dict) -> None:
+        page.goto(f"{live_server}/accesso")
+        page.get_by_label("Email").fill(user["email"])
+        page.get_by_label("Password").fill(user.get("password", PASSWORD))
+        page.get_by_role("button", name="Accedi").last.click()
+        page.wait_for_url(f"{live_server}/")
+
+    return do

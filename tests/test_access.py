@@ -1,0 +1,88 @@
+"""Every route for every role: who gets in, who is sent to log in, who is refused.
+
+A new route must be declared in ACCESS, or this test fails: nothing ships unreviewed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token, login
+
+ROLES = ("operator", "trainer", "coordinator", "admin")
+PUBLIC = "public"
+LOGGED_IN = "logged-in"
+
+# endpoint -> PUBLIC, LOGGED_IN, or the set of roles allowed.
+ACCESS: dict[str, str | set[str]] = {
+    "static": PUBLIC,
+    "public.home": PUBLIC,
+    "public.privacy": PUBLIC,
+    "public.accessibility": PUBLIC,
+    "public.set_language": PUBLIC,
+    "auth.register": PUBLIC,
+    "auth.confirm": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "auth.reset_request": PUBLIC,
+    "auth.reset": PUBLIC,
+    "auth.profile": LOGGED_IN,
+    "admin.users": {"admin"},
+    "admin.create_user": {"admin"},
+    "admin.edit_user": {"admin"},
+}
+
+SAMPLE_ARGS = {"int": 1, "default": "x", "path": "css/app.css", "string": "x"}
+
+
+def _url(app, rule) -> str:
+    values = {}
+    for name, converter in rule._converters.items():  # noqa: SLF001
+        kind = type(converter).__name__.replace("Converter", "").lower()
+        if name == "user_id":
+            values[name] = 1
+        elif name == "filename":
+            values[name] = "css/app.css"
+        else:
+            values[name] = SAMPLE_ARGS.get(kind, "x")
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **values)
+
+
+def test_every_route_is_declared(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - ACCESS.keys() == set(), "declare the access rule of new routes"
+    assert ACCESS.keys() - endpoints == set(), "remove routes that no longer exist"
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_each_role_reaches_only_what_it_may(app, make_user, role):
+    client = app.test_client()
+    if role:
+        login(client, make_user(role))
+    # A valid token on every POST, so what refuses the request is the access rule.
+    token = csrf_token(client)
+    for rule in app.url_map.iter_rules():
+        rule_access = ACCESS[rule.endpoint]
+        url = _url(app, rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.endpoint == "auth.logout" and method == "POST":
+                continue  # public, and logging out would end this walk
+            data = {"csrf_token": token} if method == "POST" else None
+            response = client.open(url, method=method, data=data)
+            status = response.status_code
+            allowed = (
+                rule_access == PUBLIC
+                or (rule_access == LOGGED_IN and role is not None)
+                or (isinstance(rule_access, set) and role in rule_access)
+            )
+            where = f"{method} {url} as {role or 'anonymous'}"
+            if allowed:
+                assert status not in (401, 403), where
+                assert status < 500, where
+            elif role is None:
+                assert status == 302 and "/accesso" in response.headers["Location"], where
+            else:
+                assert status == 403, where
