@@ -27,12 +27,23 @@ ACCESS: dict[str, str | set[str]] = {
     "auth.reset_request": PUBLIC,
     "auth.reset": PUBLIC,
     "auth.profile": LOGGED_IN,
+    "learn.catalogue": PUBLIC,
+    "learn.course": PUBLIC,
+    "learn.module": LOGGED_IN,
+    "learn.media": PUBLIC,
+    "learn.enrol": {"operator"},
+    "learn.my_courses": {"operator"},
+    "learn.quiz": {"operator"},
+    "learn.submit": {"operator"},
+    "learn.attempt": {"operator"},
+    "certificates.download": LOGGED_IN,
+    "certificates.verify": PUBLIC,
     "admin.users": {"admin"},
     "admin.create_user": {"admin"},
     "admin.edit_user": {"admin"},
 }
 
-SAMPLE_ARGS = {"int": 1, "default": "x", "path": "css/app.css", "string": "x"}
+SAMPLE_ARGS = {"integer": 1, "int": 1, "default": "x", "path": "css/app.css", "string": "x"}
 
 
 def _url(app, rule) -> str:

@@ -3,12 +3,26 @@
 from lgnetforma.models.base import utcnow
 from lgnetforma.models.catalogue import Course, CourseVersion, MediaFile, Module, ModuleVersion
 from lgnetforma.models.cycles import Cycle
+from lgnetforma.models.learning import (
+    Certificate,
+    CourseCompletion,
+    Enrolment,
+    ModuleCompletion,
+    ModuleView,
+    QuizAttempt,
+)
 from lgnetforma.models.mail import OutboundMail
 from lgnetforma.models.people import Role, User
 from lgnetforma.models.registry import Comune, Province, Region
 
 __all__ = [
+    "Certificate",
     "Comune",
+    "CourseCompletion",
+    "Enrolment",
+    "ModuleCompletion",
+    "ModuleView",
+    "QuizAttempt",
     "Course",
     "CourseVersion",
     "Cycle",

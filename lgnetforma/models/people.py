@@ -50,6 +50,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the person deleted their account: personal data is gone, the row stays
+    # so that anonymous completion figures do not change.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     comune: Mapped[Comune | None] = relationship(foreign_keys=[comune_id])
     scope_region: Mapped[Region | None] = relationship(foreign_keys=[scope_region_id])

@@ -6,10 +6,12 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from lgnetforma.web import admin, auth, errors, public, templating
+    from lgnetforma.web import admin, auth, certificates, errors, learn, public, templating
 
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(learn.bp)
+    app.register_blueprint(certificates.bp)

@@ -1,0 +1,64 @@
+"""Attestati: download by the holder (or a coordinator in scope) and public verification."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, render_template, url_for
+from flask_login import current_user, login_required
+
+from lgnetforma.extensions import db
+from lgnetforma.models import Comune, CourseCompletion
+from lgnetforma.services.certificates import (
+    certificate_by_code,
+    issue_certificate,
+    pdf_filename,
+    render_pdf,
+)
+from lgnetforma.services.scope import Scope
+
+bp = Blueprint("certificates", __name__)
+
+
+def verify_url(code: str) -> str:
+    """The public verification address printed in the QR code."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return f"{base}{url_for('certificates.verify', code=code)}"
+    return url_for("certificates.verify", code=code, _external=True)
+
+
+def may_download(completion: CourseCompletion) -> bool:
+    if completion.user_id == current_user.id:
+        return True
+    if current_user.has_role("coordinator", "admin"):
+        comune = db.session.get(Comune, completion.comune_id) if completion.comune_id else None
+        return Scope.of(current_user).includes(comune)
+    return False
+
+
+@bp.get("/attestati/<int:completion_id>.pdf")
+@login_required
+def download(completion_id: int) -> Response:
+    completion = db.session.get(CourseCompletion, completion_id)
+    if completion is None or not may_download(completion):
+        abort(404)
+    certificate = issue_certificate(completion)
+    db.session.commit()
+    if certificate.revoked_at is not None:
+        abort(404)
+    pdf = render_pdf(certificate, verify_url(certificate.code))
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{pdf_filename(certificate)}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@bp.get("/verifica/<code>")
+def verify(code: str) -> tuple[str, int]:
+    certificate = certificate_by_code(code)
+    if certificate is None:
+        return render_template("certificates/not_found.html", code=code), 404
+    return render_template("certificates/verify.html", certificate=certificate), 200

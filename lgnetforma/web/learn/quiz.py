@@ -1,0 +1,108 @@
+"""Quiz attempts: start (or resume), submit exactly once, review."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from lgnetforma.content import Quiz
+from lgnetforma.extensions import db
+from lgnetforma.models import QuizAttempt
+from lgnetforma.services import catalogue as catalogue_service
+from lgnetforma.services import learning
+from lgnetforma.services.cycles import current_cycle
+from lgnetforma.services.errors import ServiceError
+from lgnetforma.web.access import roles_required
+from lgnetforma.web.learn.routes import _visible_course, bp
+
+
+def _module(slug: str, module_slug: str):  # noqa: ANN202
+    course = _visible_course(slug)
+    for module in catalogue_service.active_modules(course):
+        if module.slug == module_slug:
+            return course, module
+    abort(404)
+
+
+@bp.route("/corsi/<slug>/<module_slug>/questionario", methods=["GET"])
+@roles_required("operator")
+def quiz(slug: str, module_slug: str) -> str | Response:
+    """Opening the quiz starts an attempt, or resumes the open one."""
+    course, module = _module(slug, module_slug)
+    cycle = current_cycle()
+    try:
+        attempt = learning.start_attempt(current_user, module, cycle)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(str(error), "warning")
+        return redirect(url_for("learn.module", slug=slug, module_slug=module_slug))
+    db.session.commit()
+    return _render_quiz(attempt)
+
+
+def _render_quiz(attempt: QuizAttempt, *, errors: list[str] | None = None, chosen=None) -> str:  # noqa: ANN001
+    quiz = Quiz.from_dict(attempt.module_version.quiz)
+    return render_template(
+        "learn/quiz.html",
+        attempt=attempt,
+        course=attempt.module.course,
+        module=attempt.module,
+        quiz=quiz.public_dict(),
+        errors=errors or [],
+        chosen=chosen or {},
+    ), (400 if errors else 200)
+
+
+def _attempt_or_404(public_id: str) -> QuizAttempt:
+    try:
+        return learning.attempt_by_public_id(public_id, current_user)
+    except LookupError:
+        abort(404)
+
+
+@bp.post("/tentativi/<public_id>")
+@roles_required("operator")
+def submit(public_id: str) -> str | Response:
+    attempt = _attempt_or_404(public_id)
+    quiz = Quiz.from_dict(attempt.module_version.quiz)
+    answers: dict[int, list[str] | str] = {}
+    chosen: dict[str, list[str]] = {}
+    for question in quiz.questions:
+        values = [v for v in request.form.getlist(f"q{question.number}") if v != ""]
+        chosen[str(question.number)] = values
+        if values:
+            answers[question.number] = values[0] if question.kind == "short" else values
+    try:
+        submission = learning.submit_attempt(attempt, answers)
+    except ServiceError as error:
+        db.session.rollback()
+        return _render_quiz(attempt, errors=[str(error)], chosen=chosen)
+    db.session.commit()
+    if not submission.first_time:
+        flash(_("Questo tentativo era già stato inviato: ecco il suo risultato."), "info")
+    return redirect(url_for("learn.attempt", public_id=public_id), code=303)
+
+
+@bp.get("/tentativi/<public_id>")
+@roles_required("operator")
+def attempt(public_id: str) -> str | Response:
+    attempt = _attempt_or_404(public_id)
+    if not attempt.is_submitted:
+        return _render_quiz(attempt)
+    quiz = Quiz.from_dict(attempt.module_version.quiz)
+    results = {r["number"]: r for r in attempt.results or []}
+    cycle = current_cycle()
+    return render_template(
+        "learn/result.html",
+        attempt=attempt,
+        course=attempt.module.course,
+        module=attempt.module,
+        quiz=quiz,
+        results=results,
+        completion=learning.course_completion(current_user, attempt.module.course, cycle),
+        can_retry=not attempt.passed
+        and (quiz.attempts is None or attempt.number < quiz.attempts)
+        and attempt.module.current_version_id is not None,
+    )

@@ -1,0 +1,148 @@
+"""Views of the catalogue and of reading a course."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from lgnetforma.content import Quiz
+from lgnetforma.extensions import db
+from lgnetforma.models import Course
+from lgnetforma.services import catalogue as catalogue_service
+from lgnetforma.services import learning
+from lgnetforma.services.cycles import current_cycle
+from lgnetforma.services.errors import ServiceError
+from lgnetforma.web.access import roles_required
+
+bp = Blueprint("learn", __name__)
+
+MEDIA_MAX_AGE = 3600
+
+
+def _can_see_drafts() -> bool:
+    return current_user.is_authenticated and current_user.has_role("trainer", "admin")
+
+
+def _visible_course(slug: str) -> Course:
+    course = catalogue_service.course_by_slug(slug)
+    if course is None or course.current_version is None:
+        abort(404)
+    if not course.is_published and not _can_see_drafts():
+        abort(404)
+    return course
+
+
+@bp.get("/corsi")
+def catalogue() -> str:
+    cycle = current_cycle()
+    entries = catalogue_service.catalogue(cycle, include_drafts=_can_see_drafts())
+    return render_template("learn/catalogue.html", cycle=cycle, entries=entries)
+
+
+def _operator() -> bool:
+    return current_user.is_authenticated and current_user.role == "operator"
+
+
+@bp.get("/corsi/<slug>")
+def course(slug: str) -> str:
+    course = _visible_course(slug)
+    modules = catalogue_service.active_modules(course)
+    cycle = current_cycle()
+    enrolment = statuses = completion = None
+    if _operator():
+        enrolment = learning.enrolment_for(current_user, course, cycle)
+        if enrolment is not None:
+            statuses = learning.module_statuses(current_user, course, cycle)
+            completion = learning.course_completion(current_user, course, cycle)
+    return render_template(
+        "learn/course.html",
+        course=course,
+        version=course.current_version,
+        modules=modules,
+        enrolment=enrolment,
+        statuses=statuses or {},
+        completion=completion,
+        can_enrol=_operator() and enrolment is None and course.is_published,
+    )
+
+
+@bp.post("/corsi/<slug>/iscrizione")
+@roles_required("operator")
+def enrol(slug: str) -> Response:
+    course = _visible_course(slug)
+    try:
+        learning.enrol(current_user, course, current_cycle())
+    except ServiceError as error:
+        db.session.rollback()
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash(
+            _("Iscrizione confermata a «%(title)s».", title=course.current_version.title),
+            "success",
+        )
+    return redirect(url_for("learn.course", slug=slug))
+
+
+@bp.get("/i-miei-corsi")
+@roles_required("operator")
+def my_courses() -> str:
+    cycle = current_cycle()
+    return render_template(
+        "learn/my_courses.html", cycle=cycle, progress=learning.my_courses(current_user, cycle)
+    )
+
+
+@bp.get("/corsi/<slug>/<module_slug>")
+@login_required
+def module(slug: str, module_slug: str) -> str:
+    course = _visible_course(slug)
+    modules = catalogue_service.active_modules(course)
+    index = next((i for i, m in enumerate(modules) if m.slug == module_slug), None)
+    if index is None:
+        abort(404)
+    module = modules[index]
+    version = module.current_version
+    quiz = Quiz.from_dict(version.quiz).public_dict() if version.quiz else None
+    cycle = current_cycle()
+    enrolment = attempts = None
+    if _operator():
+        enrolment = learning.enrolment_for(current_user, course, cycle)
+        if enrolment is not None:
+            learning.record_view(current_user, module, version, cycle)
+            db.session.commit()
+            attempts = learning.attempts_of(current_user, module, cycle)
+    return render_template(
+        "learn/module.html",
+        course=course,
+        module=module,
+        version=version,
+        quiz=quiz,
+        enrolment=enrolment,
+        attempts=attempts or [],
+        passed=any(a.passed for a in attempts or []),
+        previous=modules[index - 1] if index > 0 else None,
+        next=modules[index + 1] if index + 1 < len(modules) else None,
+        position=index + 1,
+        total=len(modules),
+    )
+
+
+@bp.get("/corsi/<slug>/media/<path:path>")
+def media(slug: str, path: str) -> Response:
+    course = _visible_course(slug)
+    # Only exact stored paths are served: "..", absolute paths and the like never match.
+    media = catalogue_service.media_file(course, f"media/{path}")
+    if media is None:
+        abort(404)
+    response = Response(media.content, mimetype=media.content_type)
+    response.set_etag(media.content_hash)
+    response.cache_control.public = True
+    response.cache_control.max_age = MEDIA_MAX_AGE
+    # An SVG opened on its own must not run anything.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response.make_conditional(request)
