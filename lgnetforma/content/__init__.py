@@ -4,6 +4,15 @@ Pure code (no Flask, no database): the only place that knows the Markdown syntax
 ``docs/course-format.md``.
 """
 
+from lgnetforma.content.authoring import (
+    Preview,
+    field_line,
+    new_course_source,
+    new_module_source,
+    preview_course_text,
+    preview_module_text,
+    set_course_status,
+)
 from lgnetforma.content.model import (
     CourseDoc,
     CourseMeta,
@@ -41,20 +50,27 @@ __all__ = [
     "ModuleDoc",
     "Option",
     "ParseResult",
+    "Preview",
     "Problem",
     "Question",
     "QuestionResult",
     "Quiz",
     "RenderedBody",
+    "field_line",
     "grade",
     "is_valid_slug",
+    "new_course_source",
+    "new_module_source",
     "normalise_answer",
     "parse_course_dir",
     "parse_course_files",
     "parse_course_meta",
     "parse_courses_dir",
     "parse_module_text",
+    "preview_course_text",
+    "preview_module_text",
     "render_inline",
     "render_markdown",
+    "set_course_status",
     "slugify",
 ]

@@ -121,7 +121,7 @@ class ModuleVersion(db.Model):
     body_html: Mapped[str] = mapped_column(Text)
     toc_html: Mapped[str] = mapped_column(Text, default="")
     # The quiz with its correct answers: used for grading on the server, never sent.
-    quiz: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    quiz: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

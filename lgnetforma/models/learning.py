@@ -74,12 +74,12 @@ class QuizAttempt(db.Model):
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     # {"question number": [option keys in the order shown]} when the quiz shuffles.
-    option_order: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    option_order: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Per question: {"number": n, "correct": bool, "chosen": [...]}.
-    results: Mapped[list[Any] | None] = mapped_column(JSON)
+    results: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     score: Mapped[float | None] = mapped_column(Float)
     passed: Mapped[bool | None] = mapped_column(Boolean, index=True)
 
@@ -120,7 +120,7 @@ class CourseCompletion(db.Model):
     comune_id: Mapped[int | None] = mapped_column(ForeignKey("comune.id"), index=True)
     hours: Mapped[float] = mapped_column(Float)
     # The module version ids taken, in course order.
-    module_versions: Mapped[list[int]] = mapped_column(JSON)
+    module_versions: Mapped[list[int]] = mapped_column(JSON(none_as_null=True))
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     user: Mapped[User] = relationship()

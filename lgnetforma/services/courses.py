@@ -149,6 +149,13 @@ def _save_course_version(course: Course, doc: CourseDoc, actor: User | None) -> 
     return True
 
 
+def save_course_version(
+    course: Course, doc: CourseDoc, actor: User | None = None
+) -> CourseVersion | None:
+    """A new version of ``course`` when ``doc``'s source differs (its modules are ignored)."""
+    return course.current_version if _save_course_version(course, doc, actor) else None
+
+
 def save_module_version(
     module: Module, doc: ModuleDoc, actor: User | None = None
 ) -> ModuleVersion | None:

@@ -6,7 +6,17 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from lgnetforma.web import admin, auth, certificates, errors, learn, public, templating
+    from lgnetforma.web import (
+        admin,
+        auth,
+        author,
+        certificates,
+        coordinate,
+        errors,
+        learn,
+        public,
+        templating,
+    )
 
     templating.init_app(app)
     errors.init_app(app)
@@ -15,3 +25,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(learn.bp)
     app.register_blueprint(certificates.bp)
+    app.register_blueprint(author.bp)
+    app.register_blueprint(coordinate.bp)

@@ -69,3 +69,15 @@ class ChangePasswordForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     password = new_password_field(_l("Nuova password"))
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(
+        _l("Password attuale"),
+        validators=[required()],
+        render_kw={"autocomplete": "current-password"},
+    )
+    confirm = BooleanField(
+        _l("Ho capito: il mio account e i miei dati personali saranno cancellati."),
+        validators=[required()],
+    )

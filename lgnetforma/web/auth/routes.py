@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from werkzeug.wrappers import Response
 
 from lgnetforma.extensions import db
 from lgnetforma.models import User, utcnow
@@ -14,9 +24,11 @@ from lgnetforma.services import accounts
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.mail import send_mail
+from lgnetforma.services.personal_data import delete_account, export_data
 from lgnetforma.services.registry import eligible_comuni, find_comune
 from lgnetforma.web.auth.forms import (
     ChangePasswordForm,
+    DeleteAccountForm,
     LoginForm,
     RegistrationForm,
     ResetPasswordForm,
@@ -213,4 +225,38 @@ def profile() -> str | Response:
                 login_user(user)  # stay logged in here with the new session version
                 flash(_("Password aggiornata."), "success")
                 return redirect(url_for("auth.profile"))
-    return render_template("auth/profile.html", form=form)
+    return render_template(
+        "auth/profile.html", form=form, delete_form=DeleteAccountForm(prefix="delete")
+    )
+
+
+@bp.get("/profilo/dati.json")
+@login_required
+def my_data() -> Response:
+    data = export_data(current_user)
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="lgnetforma-dati-personali.json"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@bp.post("/profilo/elimina")
+@login_required
+def delete_me() -> str | Response:
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    form = DeleteAccountForm(prefix="delete")
+    if form.validate_on_submit():
+        if accounts.authenticate(user.email, form.password.data) is None:
+            form.password.errors.append(_("La password attuale non è corretta."))
+        else:
+            delete_account(user)
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("Il tuo account è stato eliminato."), "info")
+            return redirect(url_for("public.home"))
+    return render_template("auth/profile.html", form=ChangePasswordForm(), delete_form=form), 400

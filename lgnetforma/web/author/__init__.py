@@ -1,0 +1,5 @@
+"""The trainers' editor: courses and modules written in the browser, saved as versions."""
+
+from lgnetforma.web.author.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,78 @@
+"""Views of the coordination area (coordinators within their scope, and admins)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from lgnetforma.extensions import db
+from lgnetforma.models import Course
+from lgnetforma.services.catalogue import catalogue
+from lgnetforma.services.certificates import certificates_zip
+from lgnetforma.services.coordination import certificates_in_scope, enrol_operator
+from lgnetforma.services.cycles import current_cycle
+from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.scope import Scope
+from lgnetforma.web.access import roles_required
+from lgnetforma.web.certificates import verify_url
+from lgnetforma.web.coordinate.forms import EnrolOperatorForm
+
+bp = Blueprint("coordinate", __name__, url_prefix="/coordinamento")
+
+
+def _enrol_form() -> EnrolOperatorForm:
+    form = EnrolOperatorForm()
+    form.course.choices = [
+        SelectChoice(entry.course.slug, entry.version.title) for entry in catalogue(current_cycle())
+    ]
+    return form
+
+
+@bp.get("/")
+@roles_required("coordinator", "admin")
+def home() -> str:
+    return render_template("coordinate/home.html", form=_enrol_form(), scope=current_user)
+
+
+@bp.post("/iscrizioni")
+@roles_required("coordinator", "admin")
+def enrol() -> str | Response | tuple[str, int]:
+    form = _enrol_form()
+    if form.validate_on_submit():
+        course = db.session.scalar(db.select(Course).filter_by(slug=form.course.data))
+        try:
+            user = enrol_operator(
+                email=form.email.data,
+                course=course,
+                cycle=current_cycle(),
+                scope=Scope.of(current_user),
+                actor=current_user,
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            getattr(form, error.field or "email").errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("%(name)s è stato iscritto al corso.", name=user.full_name), "success")
+            return redirect(url_for("coordinate.home"))
+    return render_template("coordinate/home.html", form=form, scope=current_user), 400
+
+
+@bp.get("/attestati.zip")
+@roles_required("coordinator", "admin")
+def certificates() -> Response:
+    cycle = current_cycle()
+    items = [
+        (certificate, verify_url(certificate.code))
+        for certificate in certificates_in_scope(Scope.of(current_user), cycle)
+    ]
+    return Response(
+        certificates_zip(items),
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="attestati-{cycle.code}.zip"',
+            "Cache-Control": "private, no-store",
+        },
+    )

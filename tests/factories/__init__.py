@@ -1,0 +1,1 @@
+"""Test data built through the real code paths (the course importer, the services)."""
