@@ -33,6 +33,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(courses_group)
     app.cli.add_command(demo_group)
+    app.cli.add_command(seed_group)
     app.cli.add_command(mail_group)
 
 
@@ -234,6 +235,41 @@ def demo_create() -> None:
     click.echo("Account dimostrativi (solo per prova, non usarli in produzione):")
     for account in create_demo_accounts():
         click.echo(f"  {account.role:<12} {account.email:<36} password: {account.password}")
+
+
+# --- seed ------------------------------------------------------------------------------
+
+
+@click.group("seed", cls=AppGroup, help="Dati sintetici per prove di carico e di calcolo.")
+def seed_group() -> None:
+    pass
+
+
+@seed_group.command("synthetic")
+@click.option("--operators", type=click.IntRange(1, 1_000_000), required=True)
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True)
+def seed_synthetic_command(operators: int, seed_value: int) -> None:
+    """Genera OPERATORS operatori sintetici con iscrizioni, tentativi e completamenti."""
+    import time
+
+    from lgnetforma.services.cycles import current_cycle
+    from lgnetforma.services.synthetic import seed_synthetic
+
+    started = time.perf_counter()
+    with click.progressbar(length=operators, label="Operatori") as bar:
+        try:
+            report = seed_synthetic(
+                operators, seed=seed_value, cycle=current_cycle(), progress=bar.update
+            )
+        except ValueError as error:
+            _fail(str(error))
+            return
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"Creati {report.operators} operatori, {report.enrolments} iscrizioni, "
+        f"{report.attempts} tentativi, {report.module_completions} moduli completati, "
+        f"{report.course_completions} corsi completati in {elapsed:.1f} s."
+    )
 
 
 # --- mail ------------------------------------------------------------------------------

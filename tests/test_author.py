@@ -240,6 +240,10 @@ def test_course_source_with_errors_is_kept_as_draft(app, client, trainer):
         assert (course.current_version.number, course.current_version.hours) == (2, 8)
 
     _in_app(app, check)
+    # The same text again, with a browser's CRLF line ends: no new version.
+    crlf = fixed.replace("\n", "\r\n")
+    assert _post(client, url, {"source": crlf, "action": "save"}).status_code == 302
+    _in_app(app, check)
 
 
 def test_course_preview_button_does_not_save(app, client, trainer):
@@ -305,13 +309,15 @@ def test_module_with_errors_keeps_the_draft_and_creates_no_version(app, client, 
         return _count(ModuleVersion, module_id=module.id), module.draft_source
 
     assert _in_app(app, state) == (1, QUIZ_WITHOUT_CORRECT)
+    assert "1 bozza non salvata" in client.get("/editor/").get_data(as_text=True)
     # The draft survives a reload, with its errors.
     again = client.get(url).get_data(as_text=True)
     assert _textarea(again) == QUIZ_WITHOUT_CORRECT
     assert f"Riga {MISSING_CORRECT_LINE}: la domanda non ha alcuna opzione corretta" in again
 
-    # Fixed: exactly one new version, the draft is gone.
-    fixed = _save_module(client, slug, module_slug, QUIZ_FIXED)
+    # Fixed: exactly one new version, the draft is gone. Browsers send CRLF line ends;
+    # the version keeps LF ones, like the files in courses/.
+    fixed = _save_module(client, slug, module_slug, QUIZ_FIXED.replace("\n", "\r\n"))
     assert fixed.status_code == 302
     assert _in_app(app, state) == (2, None)
 
@@ -396,6 +402,7 @@ def test_retire_hides_the_module_but_keeps_its_versions(
     assert _in_app(app, state) == (True, 2)
     editor_page = client.get(f"/editor/corsi/{slug}").get_data(as_text=True)
     assert "Ritirato" in editor_page and "Ripristina" in editor_page
+    assert "(1 ritirato)" in client.get("/editor/").get_data(as_text=True)
 
     # The last active module of a published course cannot go.
     refused = _post(client, f"/editor/corsi/{slug}/moduli/secondo/ritira", follow_redirects=True)

@@ -2,6 +2,7 @@
 
 from lgnetforma.models.base import utcnow
 from lgnetforma.models.catalogue import Course, CourseVersion, MediaFile, Module, ModuleVersion
+from lgnetforma.models.coordination import ApiToken, BulkUpload, Reminder
 from lgnetforma.models.cycles import Cycle
 from lgnetforma.models.learning import (
     Certificate,
@@ -16,6 +17,9 @@ from lgnetforma.models.people import Role, User
 from lgnetforma.models.registry import Comune, Province, Region
 
 __all__ = [
+    "ApiToken",
+    "BulkUpload",
+    "Reminder",
     "Certificate",
     "Comune",
     "CourseCompletion",

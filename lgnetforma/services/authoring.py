@@ -86,11 +86,13 @@ def _too_long(path: str, source: str) -> Problem | None:
     return _problem(
         path,
         1,
-        _("il testo è troppo lungo: al massimo %(max)s caratteri", max=f"{MAX_SOURCE_LENGTH:,}"),
+        _("il testo è troppo lungo: al massimo %(max)s caratteri", max=MAX_SOURCE_LENGTH),
     )
 
 
-def _length_problems(path: str, source: str, values: dict[str, tuple[str | None, int]]) -> list:
+def _length_problems(
+    path: str, source: str, values: dict[str, tuple[str | None, int]]
+) -> list[Problem]:
     """Fields longer than the database keeps, located at their front-matter line."""
     return [
         _problem(
@@ -107,9 +109,13 @@ def _length_problems(path: str, source: str, values: dict[str, tuple[str | None,
     ]
 
 
-def _same_text(source: str, stored: str | None) -> bool:
-    """A browser sends CRLF line ends: the same text with other line ends is unchanged."""
-    return stored is not None and normalise_newlines(source) == normalise_newlines(stored)
+def _as_stored(source: str, stored: str | None) -> str:
+    """Editor text as it is kept: LF line ends, although browsers send CRLF; and when only
+    the line ends differ from the stored text, the stored text itself (nothing changed)."""
+    normalised = normalise_newlines(source)
+    if stored is not None and normalise_newlines(stored) == normalised:
+        return stored
+    return normalised
 
 
 def _course_doc(slug: str, meta: CourseMeta) -> CourseDoc:
@@ -243,8 +249,8 @@ def _course_rule_problems(course: Course, source: str, meta: CourseMeta) -> list
 
 def _store_course_source(course: Course, source: str, actor: User | None) -> tuple[Problem, ...]:
     """Validate ``source``; when valid, a new version (if changed) and the published flag."""
-    if _same_text(source, course.current_version and course.current_version.source):
-        source = course.current_version.source
+    current = course.current_version
+    source = _as_stored(source, current.source if current is not None else None)
     preview = preview_course(course, source)
     meta = preview.document
     if not isinstance(meta, CourseMeta):
@@ -259,7 +265,7 @@ def _store_course_source(course: Course, source: str, actor: User | None) -> tup
 def save_course_source(course: Course, source: str, actor: User | None) -> tuple[Problem, ...]:
     """Save ``course.md``: a new version when valid and changed, else keep it as the draft."""
     problems = _store_course_source(course, source, actor)
-    course.draft_source = source if has_errors(problems) else None
+    course.draft_source = normalise_newlines(source) if has_errors(problems) else None
     db.session.flush()
     return problems
 
@@ -273,12 +279,10 @@ def set_published(course: Course, published: bool, actor: User | None) -> None:
     problems = _store_course_source(course, set_course_status(current.source, status), actor)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise ServiceError(
-            _l(
-                "Il corso non può essere pubblicato: %(problem)s.",
-                problem="; ".join(p.message for p in errors),
-            )
-        )
+        details = "; ".join(p.message for p in errors)
+        if published:
+            raise ServiceError(_l("Il corso non può essere pubblicato: %(d)s.", d=details))
+        raise ServiceError(_l("Il corso non può essere ritirato: %(d)s.", d=details))
     if course.draft_source is not None:
         # The draft follows, so that saving it later does not undo this; a draft without
         # a front matter stays as it is (its own errors say so).
@@ -370,8 +374,7 @@ def save_module_source(module: Module, source: str, actor: User | None) -> tuple
     """Save a module: a new version when valid and changed, else keep it as the draft."""
     course = module.course
     current = module.current_version
-    if _same_text(source, current and current.source):
-        source = current.source
+    source = _as_stored(source, current.source if current is not None else None)
     preview = preview_module(course, source, module=module)
     doc = preview.document
     if not isinstance(doc, ModuleDoc):

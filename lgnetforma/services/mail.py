@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
-from flask import current_app
-from sqlalchemy import select
+from flask import current_app, url_for
+from sqlalchemy import inspect, select, update
 
 from lgnetforma.extensions import db
 from lgnetforma.models import OutboundMail, utcnow
@@ -26,6 +29,14 @@ def queue_mail(recipient: str, subject: str, body: str) -> OutboundMail:
     return mail
 
 
+def mail_link(endpoint: str, **values: object) -> str:
+    """An absolute address for a mail: PUBLIC_BASE_URL when set, else the request's host."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return f"{base}{url_for(endpoint, **values)}"
+    return url_for(endpoint, _external=True, **values)
+
+
 def send_mail(recipient: str, subject: str, body: str) -> bool:
     """Queue, commit, and try to deliver now. False when it stays queued for a retry."""
     mail = queue_mail(recipient, subject, body)
@@ -35,12 +46,7 @@ def send_mail(recipient: str, subject: str, body: str) -> bool:
 
 def deliver(mail: OutboundMail) -> bool:
     """Try to deliver one queued message; record the outcome."""
-    message = EmailMessage()
-    message["From"] = current_app.config["MAIL_SENDER"]
-    message["To"] = mail.recipient
-    message["Subject"] = mail.subject
-    message["Message-ID"] = make_msgid(domain="lgnetforma")
-    message.set_content(mail.body)
+    message = _message(mail)
     mail.attempts += 1
     try:
         _smtp_send(message)
@@ -55,6 +61,67 @@ def deliver(mail: OutboundMail) -> bool:
     return True
 
 
+def deliver_batch(mails: Sequence[OutboundMail], *, commit_every: int = 200) -> int:
+    """Deliver queued (committed) messages over one SMTP connection; record each outcome.
+
+    A refused recipient fails only its own message; a connection that cannot be opened
+    or breaks leaves every message not yet delivered queued for `lgnetforma mail retry`.
+    Each message counts one attempt. Outcomes are saved every ``commit_every`` messages,
+    so a crash half-way does not send the delivered ones again. Returns how many were
+    delivered.
+    """
+    ids = [_mail_id(mail) for mail in mails]
+    loaded: dict[int, OutboundMail] = {}
+    for start in range(0, len(ids), 900):  # one query per 900, not one per message
+        for mail in db.session.scalars(
+            select(OutboundMail).where(
+                OutboundMail.id.in_(ids[start : start + 900]), OutboundMail.sent_at.is_(None)
+            )
+        ):
+            loaded[mail.id] = mail
+    pending = [(i, loaded[i].attempts, _message(loaded[i])) for i in ids if i in loaded]
+    outcomes: list[dict[str, Any]] = []
+    delivered = done = 0
+
+    def save() -> None:
+        if outcomes:
+            db.session.execute(update(OutboundMail), outcomes)
+            outcomes.clear()
+        db.session.commit()
+
+    try:
+        if pending:
+            with _smtp_connection() as smtp:
+                for mail_id, attempts, message in pending:
+                    outcome: dict[str, Any] = {"id": mail_id, "attempts": attempts + 1}
+                    try:
+                        smtp.send_message(message)
+                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+                        outcome["last_error"] = f"{type(exc).__name__}: {exc}"[:1000]
+                    else:
+                        outcome.update(sent_at=utcnow(), last_error=None)
+                        delivered += 1
+                    outcomes.append(outcome)
+                    done += 1
+                    if done % commit_every == 0:
+                        save()
+    except (OSError, smtplib.SMTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        outcomes.extend(
+            {"id": mail_id, "attempts": attempts + 1, "last_error": error}
+            for mail_id, attempts, _message_ in pending[done:]
+        )
+        current_app.logger.warning("%s mails to be retried: %s", len(pending) - done, error)
+    save()
+    return delivered
+
+
+def _mail_id(mail: OutboundMail) -> int:
+    """The id without loading an expired object one by one."""
+    identity = inspect(mail).identity
+    return identity[0] if identity else mail.id
+
+
 def retry_pending(limit: int = 500) -> tuple[int, int]:
     """Deliver what is still queued; return (delivered, still queued)."""
     pending = db.session.scalars(
@@ -67,7 +134,24 @@ def retry_pending(limit: int = 500) -> tuple[int, int]:
     return delivered, len(pending) - delivered
 
 
+def _message(mail: OutboundMail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_SENDER"]
+    message["To"] = mail.recipient
+    message["Subject"] = mail.subject
+    message["Message-ID"] = make_msgid(domain="lgnetforma")
+    message.set_content(mail.body)
+    return message
+
+
 def _smtp_send(message: EmailMessage) -> None:
+    with _smtp_connection() as smtp:
+        smtp.send_message(message)
+
+
+@contextmanager
+def _smtp_connection() -> Iterator[smtplib.SMTP]:
+    """One open, authenticated SMTP connection, closed on exit."""
     config = current_app.config
     host, port, timeout = config["SMTP_HOST"], int(config["SMTP_PORT"]), config["SMTP_TIMEOUT"]
     if config.get("SMTP_SSL"):
@@ -81,4 +165,4 @@ def _smtp_send(message: EmailMessage) -> None:
             smtp.starttls(context=ssl.create_default_context())
         if config.get("SMTP_USER"):
             smtp.login(config["SMTP_USER"], config["SMTP_PASSWORD"])
-        smtp.send_message(message)
+        yield smtp

@@ -31,6 +31,15 @@ def number(value: float | int | None) -> str:
     return format_decimal(value)
 
 
+def percent(value: float | None) -> str:
+    """A rate as a percentage, or a dash when there is nothing to divide."""
+    if value is None:
+        return "–"
+    from flask_babel import format_percent
+
+    return format_percent(value, format="#,##0.0%")
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def inject() -> dict[str, Any]:
@@ -45,4 +54,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["role_label"] = role_label

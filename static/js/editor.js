@@ -36,10 +36,15 @@
 
   function renderProblems(list) {
     problems.textContent = "";
+    var hasErrors = list.some(function (p) { return p.severity === "error"; });
+    if (hasErrors) {
+      source.setAttribute("aria-invalid", "true");
+    } else {
+      source.removeAttribute("aria-invalid");
+    }
     if (!list.length) {
       return;
     }
-    var hasErrors = list.some(function (p) { return p.severity === "error"; });
     var box = document.createElement("div");
     box.className = "alert error-summary " + (hasErrors ? "alert-danger" : "alert-warning");
     box.tabIndex = -1;

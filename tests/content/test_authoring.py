@@ -16,6 +16,8 @@ from lgnetforma.content import (
     parse_course_files,
     parse_course_meta,
     parse_module_text,
+    preview_course_text,
+    preview_module_text,
     set_course_status,
 )
 
@@ -224,3 +226,80 @@ def test_field_line():
     assert field_line(COURSE_MD, "status") == 6
     assert field_line(COURSE_MD, "pass") is None
     assert field_line("no front matter", "title") is None
+
+
+# --------------------------------------------------------------------------- previews
+
+QUIZ_MODULE = """\
+---
+title: Chi coordina
+duration: 20
+---
+
+# Chi coordina
+
+Testo ![Il ciclo](media/ciclo.png) <script>alert(1)</script>
+
+```quiz
+? Chi coordina la rete?
+- [ ] ANCI
+- [x] Il Ministero
+```
+"""
+
+
+def test_preview_of_a_valid_module():
+    preview = preview_module_text(
+        "01-chi-coordina.md", QUIZ_MODULE, media=("media/ciclo.png",), media_prefix="/m/"
+    )
+    assert preview.problems == () and preview.errors == ()
+    assert preview.document is not None and preview.document.slug == "chi-coordina"
+    assert preview.quiz is not None and len(preview.quiz.questions) == 1
+    assert 'src="/m/ciclo.png"' in preview.html
+    assert "<script" not in preview.html and "Il Ministero" not in preview.html
+
+
+def test_preview_renders_a_module_with_errors():
+    broken = QUIZ_MODULE.replace("- [x] Il Ministero", "- [ ] Il Ministero")
+    preview = preview_module_text("01-chi-coordina.md", broken, media=("media/ciclo.png",))
+    assert [(p.line, p.message) for p in preview.errors] == [
+        (11, "la domanda non ha alcuna opzione corretta")
+    ]
+    assert preview.document is None and preview.quiz is None
+    assert '<h1 id="chi-coordina">Chi coordina</h1>' in preview.html
+    assert 'src="media/ciclo.png"' in preview.html and "<script" not in preview.html
+
+    no_title = QUIZ_MODULE.replace("title: Chi coordina\n", "")
+    preview = preview_module_text("01-chi-coordina.md", no_title, media=("media/ciclo.png",))
+    assert [p.line for p in preview.errors] == [1]
+    assert preview.quiz is not None  # the quiz itself is fine: the author sees it
+    assert "Chi coordina</h1>" in preview.html
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Solo testo, niente front matter.\n", "<p>Solo testo, niente front matter.</p>"),
+        ("---\ntitle: mai chiuso\n\nTesto\n", ""),
+        ("", ""),
+        ("---\n: [\n---\nTesto *vivo*\n", "<p>Testo <em>vivo</em></p>"),
+    ],
+)
+def test_preview_never_raises_and_shows_what_it_can(text, expected):
+    preview = preview_module_text("01-modulo.md", text, media=())
+    assert preview.errors
+    assert preview.html == expected
+    course = preview_course_text(text)
+    assert course.errors and course.html == expected
+
+
+def test_preview_of_course_md():
+    source = new_course_source(title="Corso", summary="", cycle="2025-2026", hours=2)
+    xss = '\n<img src="https://example.org/x.png" alt="x" onerror="alert(1)">\n'
+    preview = preview_course_text(source + xss, media=())
+    assert preview.document is not None and preview.document.title == "Corso"
+    assert "onerror" not in preview.html and 'src="https://example.org/x.png"' in preview.html
+    broken = preview_course_text(source.replace("hours: 2", "hours: due"))
+    assert [p.line for p in broken.errors] == [4]
+    assert broken.document is None
+    assert "Descrivi a chi si rivolge il corso" in broken.html

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import EmailField, HiddenField, IntegerField, SelectField
+from wtforms.validators import InputRequired, NumberRange
 
 from lgnetforma.web.forms import email_validators, required, strip
 
@@ -17,3 +19,41 @@ class EnrolOperatorForm(FlaskForm):
         description=_l("L'operatore deve essere già registrato e appartenere al tuo territorio."),
     )
     course = SelectField(_l("Corso"), choices=[], validators=[required()])
+
+
+class BulkUploadForm(FlaskForm):
+    file = FileField(
+        _l("File CSV"),
+        validators=[
+            FileRequired(message=_l("Scegli un file CSV da caricare.")),
+            FileAllowed(["csv"], message=_l("Il file deve essere un CSV (estensione .csv).")),
+        ],
+        description=_l(
+            "Colonne nome, email, comune, corsi; separate da virgola o punto e virgola; "
+            "codifica UTF-8; al massimo 5.000 righe e 2 MB."
+        ),
+        render_kw={"accept": ".csv,text/csv"},
+    )
+
+
+class BulkConfirmForm(FlaskForm):
+    """The checked file travels back in the page: confirming checks it again."""
+
+    csv_text = HiddenField(validators=[InputRequired(message=_l("Il file è vuoto."))])
+    filename = HiddenField()
+
+
+class ReminderForm(FlaskForm):
+    course = SelectField(_l("Corso"), choices=[], default="")
+    inactive_days = IntegerField(
+        _l("Giorni di inattività"),
+        default=14,
+        validators=[
+            InputRequired(message=_l("Indica il numero di giorni.")),
+            NumberRange(min=0, max=365, message=_l("Indica un numero di giorni tra 0 e 365.")),
+        ],
+        description=_l(
+            "Operatori che non aprono il corso da più di questi giorni "
+            "(o che non l'hanno mai iniziato)."
+        ),
+    )
