@@ -49,6 +49,8 @@ ACCESS: dict[str, str | set[str]] = {
     "coordinate.reminders": {"coordinator", "admin"},
     "coordinate.send_reminders": {"coordinator", "admin"},
     "coordinate.dashboard": {"coordinator", "admin"},
+    "author.analysis": {"trainer", "admin"},
+    "author.analysis_detail": {"trainer", "admin"},
     "coordinate.coverage": {"coordinator", "admin"},
     "coordinate.export": {"coordinator", "admin"},
     "author.courses": {"trainer", "admin"},

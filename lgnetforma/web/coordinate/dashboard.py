@@ -268,11 +268,14 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
             province_id=view.province.id if view.province else None,
         )
         headers = [_("Comune"), _("Codice ISTAT"), _("Provincia"), _("Regione"), _("Abitanti")]
-        rows = (
-            [c.name, c.istat_code, p.abbreviation, r.name, c.population]
-            for c, p, r in db.session.execute(query.execution_options(yield_per=2000))
-        )
-        return _("Comuni non raggiunti"), headers, rows
+
+        def rows() -> Iterable[Sequence[Any]]:
+            # Runs while the response streams, after the view's session has been closed:
+            # the query starts here, not in the view.
+            for c, p, r in db.session.execute(query.execution_options(yield_per=2000)):
+                yield [c.name, c.istat_code, p.abbreviation, r.name, c.population]
+
+        return _("Comuni non raggiunti"), headers, rows()
     if name == "operatori":
         course_id = None
         if request.args.get("corso"):
