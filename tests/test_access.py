@@ -12,11 +12,14 @@ from tests.conftest import csrf_token, login
 ROLES = ("operator", "trainer", "coordinator", "admin")
 PUBLIC = "public"
 LOGGED_IN = "logged-in"
+# /api/v1: bearer token only, so without one everybody (even logged in) gets 401 JSON.
+TOKEN = "token"
 
-# endpoint -> PUBLIC, LOGGED_IN, or the set of roles allowed.
+# endpoint -> PUBLIC, LOGGED_IN, TOKEN, or the set of roles allowed.
 ACCESS: dict[str, str | set[str]] = {
     "static": PUBLIC,
     "public.home": PUBLIC,
+    "public.health": PUBLIC,
     "public.privacy": PUBLIC,
     "public.accessibility": PUBLIC,
     "public.set_language": PUBLIC,
@@ -40,6 +43,14 @@ ACCESS: dict[str, str | set[str]] = {
     "certificates.verify": PUBLIC,
     "auth.my_data": LOGGED_IN,
     "auth.delete_me": LOGGED_IN,
+    "auth.create_api_token": LOGGED_IN,
+    "auth.revoke_api_token": LOGGED_IN,
+    "api.openapi": PUBLIC,
+    "api.courses": TOKEN,
+    "api.comuni": TOKEN,
+    "api.completion_report": TOKEN,
+    "api.coverage_report": TOKEN,
+    "api.operator_progress": TOKEN,
     "coordinate.home": {"coordinator", "admin"},
     "coordinate.enrol": {"coordinator", "admin"},
     "coordinate.certificates": {"coordinator", "admin"},
@@ -117,6 +128,10 @@ def test_each_role_reaches_only_what_it_may(app, make_user, role):
                 or (isinstance(rule_access, set) and role in rule_access)
             )
             where = f"{method} {url} as {role or 'anonymous'}"
+            if rule_access == TOKEN:
+                assert status == 401 and response.is_json, where
+                assert response.headers["WWW-Authenticate"].startswith("Bearer"), where
+                continue
             if allowed:
                 assert status not in (401, 403), where
                 assert status < 500, where

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -74,19 +75,26 @@ def enrol(
     return enrolment
 
 
+ACTIVITY_RESOLUTION = timedelta(hours=1)
+
+
 def _touch(enrolment: Enrolment | None) -> None:
-    if enrolment is not None:
-        enrolment.last_activity_at = utcnow()
+    """Record activity, at most once an hour: "active in the last 30 days" needs no more,
+    and a page view then writes nothing."""
+    if enrolment is None:
+        return
+    now = utcnow()
+    if enrolment.last_activity_at is None or now - enrolment.last_activity_at > ACTIVITY_RESOLUTION:
+        enrolment.last_activity_at = now
 
 
 # --- reading ---------------------------------------------------------------------------
 
 
-def record_view(user: User, module: Module, version: ModuleVersion, cycle: Cycle) -> None:
+def record_view(
+    user: User, module: Module, version: ModuleVersion, cycle: Cycle, enrolment: Enrolment
+) -> None:
     """Remember that an enrolled operator opened ``module`` (the first time counts)."""
-    enrolment = enrolment_for(user, module.course, cycle)
-    if enrolment is None:
-        return
     _touch(enrolment)
     exists = db.session.scalar(
         select(ModuleView.id).where(

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from werkzeug.wrappers import Response
 
 from lgnetforma import PACKAGE_ROOT
 from lgnetforma.content.render import render_markdown
@@ -30,6 +38,12 @@ def home() -> str:
     return render_template(
         "public/home.html", cycle=cycle, eligible_count=count_eligible_comuni(cycle)
     )
+
+
+@bp.get("/healthz")
+def health() -> Response:
+    """For load balancers: the app answers. No database, no session, no template."""
+    return Response("ok\n", mimetype="text/plain")
 
 
 @bp.get("/privacy")

@@ -110,7 +110,7 @@ def module(slug: str, module_slug: str) -> str:
     if _operator():
         enrolment = learning.enrolment_for(current_user, course, cycle)
         if enrolment is not None:
-            learning.record_view(current_user, module, version, cycle)
+            learning.record_view(current_user, module, version, cycle, enrolment)
             db.session.commit()
             attempts = learning.attempts_of(current_user, module, cycle)
     return render_template(
