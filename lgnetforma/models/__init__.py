@@ -15,8 +15,11 @@ from lgnetforma.models.learning import (
 from lgnetforma.models.mail import OutboundMail
 from lgnetforma.models.people import Role, User
 from lgnetforma.models.registry import Comune, Province, Region
+from lgnetforma.models.trust import AuditEvent, CycleSnapshot
 
 __all__ = [
+    "AuditEvent",
+    "CycleSnapshot",
     "ApiToken",
     "BulkUpload",
     "Reminder",
