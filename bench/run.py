@@ -217,10 +217,10 @@ def prepare_fixtures(url: str) -> Fixtures:
             if question.kind == "short":
                 quiz_form[f"q{question.number}"] = question.answers[0]
             else:
-                quiz_form[f"q{question.number}"] = [
-                    o.key for o in question.options if o.correct
-                ] if question.kind == "multiple" else next(
-                    o.key for o in question.options if o.correct
+                quiz_form[f"q{question.number}"] = (
+                    [o.key for o in question.options if o.correct]
+                    if question.kind == "multiple"
+                    else next(o.key for o in question.options if o.correct)
                 )
 
         admin = user_by_email("bench-admin@lgnetforma.invalid") or create_user(
@@ -372,9 +372,7 @@ async def load(
     return latencies, errors, elapsed
 
 
-def measure(
-    database: str, endpoint: str, base: str, make_request, args: argparse.Namespace
-) -> Run:  # noqa: ANN001
+def measure(database: str, endpoint: str, base: str, make_request, args: argparse.Namespace) -> Run:  # noqa: ANN001
     # A short warm-up so each worker has its connections and caches.
     asyncio.run(load(base, make_request, concurrency=args.concurrency, duration=1.0))
     latencies, errors, elapsed = asyncio.run(
@@ -481,9 +479,12 @@ def export_run(database: str, base: str, fixtures: Fixtures, server: subprocess.
         started = time.perf_counter()
         lines = 0
         timeout = aiohttp.ClientTimeout(total=300)
-        async with aiohttp.ClientSession(base, timeout=timeout) as session, session.get(
-            "/coordinamento/esporta/operatori.csv", headers={"Cookie": fixtures.admin_cookie}
-        ) as response:
+        async with (
+            aiohttp.ClientSession(base, timeout=timeout) as session,
+            session.get(
+                "/coordinamento/esporta/operatori.csv", headers={"Cookie": fixtures.admin_cookie}
+            ) as response,
+        ):
             async for chunk in response.content.iter_chunked(64 * 1024):
                 lines += chunk.count(b"\r\n")
             return response.status, lines, time.perf_counter() - started

@@ -291,7 +291,9 @@ def preview(text: str, *, scope: Scope, cycle: Cycle) -> BulkPreview:
         if not name:
             reasons.append(_("nome mancante"))
         elif len(name) > MAX_NAME_LENGTH:
-            reasons.append(_("nome troppo lungo (al massimo %(max)s caratteri)", max=200))
+            reasons.append(
+                _("nome troppo lungo (al massimo %(max)s caratteri)", max=MAX_NAME_LENGTH)
+            )
 
         email = normalise_email(row.email)
         email_ok = False
