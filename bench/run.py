@@ -227,14 +227,14 @@ def prepare_fixtures(url: str) -> Fixtures:
             email="bench-admin@lgnetforma.invalid",
             full_name="Bench Admin",
             role="admin",
-            password="bench admin password 2026",
+            password=None,  # never logs in: the benchmark signs its session
         )
         lazio = db.session.scalar(select(Region).filter_by(code="12"))
         regional = user_by_email("bench-lazio@lgnetforma.invalid") or create_user(
             email="bench-lazio@lgnetforma.invalid",
             full_name="Bench Lazio",
             role="coordinator",
-            password="bench lazio password 2026",
+            password=None,
             scope_region=lazio,
         )
         db.session.commit()
@@ -360,7 +360,7 @@ async def load(
                 started = time.perf_counter()
                 try:
                     status = await make_request(session, index)
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     status = 599
                 latencies.append((time.perf_counter() - started) * 1000)
                 if not 200 <= status < 400:
