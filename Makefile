@@ -59,5 +59,12 @@ format:
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The load benchmark (see README): gunicorn in production mode on SQLite and PostgreSQL
+# with 50,000 synthetic operators; prints a table and writes bench/results/latest.json.
+bench: $(BIN)/activate assets
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(MAKE) --no-print-directory translations
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance
