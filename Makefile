@@ -34,7 +34,22 @@ assets:
 	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.js/
 
 translations:
-	$(BIN)/pybabel compile --statistics -d lgnetforma/translations 2>&1 | tail -n 1
+	$(BIN)/pybabel compile -d lgnetforma/translations
+
+# Re-extract the Italian msgids into the committed .pot, then merge them into each catalogue
+# (created the first time). Translate every new or fuzzy entry before committing.
+.PHONY: translations-update
+TRANSLATION_LOCALES ?= en
+translations-update:
+	mkdir -p lgnetforma/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext \
+	    --ignore-dirs='.* ._ __pycache__ node_modules instance' \
+	    --add-location=file --add-comments=TRANSLATORS: --project=LGNetforma \
+	    -o lgnetforma/translations/messages.pot .
+	for lang in $(TRANSLATION_LOCALES); do \
+	    $(BIN)/pybabel update --init-missing --ignore-obsolete --no-fuzzy-matching -l $$lang \
+	        -i lgnetforma/translations/messages.pot -d lgnetforma/translations || exit 1; \
+	done
 
 demo: install assets
 	$(BIN)/lgnetforma db upgrade

@@ -112,9 +112,9 @@ LAST_NAMES = (
     "Vitale",
 )
 # Share of operators enrolled in 1, 2, 3 … courses, and how far an enrolment gets.
-COURSES_PER_OPERATOR = (0.15, 0.30, 0.55)
-PROGRESS = (("none", 0.15), ("partial", 0.35), ("complete", 0.50))
-PASS_PROBABILITY = 0.55
+COURSES_PER_OPERATOR = (0.05, 0.15, 0.80)
+PROGRESS = (("none", 0.10), ("partial", 0.30), ("complete", 0.60))
+PASS_PROBABILITY = 0.5  # per attempt: about 20 attempts per operator overall
 RESULTS_SAMPLE = 0.1  # share of attempts that keep per-question results (item analysis)
 
 
@@ -367,7 +367,7 @@ def _attempts(
 ) -> int | None:
     """Attempts until a pass (returning its id) or until the operator stops (None)."""
     quiz = module.quiz or {}
-    limit = quiz.get("attempts") or 4
+    limit = quiz.get("attempts") or 8  # "unlimited": people rarely try more
     pass_mark = quiz.get("pass_mark", 0.7)
     questions = quiz.get("questions", [])
     for number in range(1, limit + 1):
@@ -397,7 +397,7 @@ def _attempts(
         )
         if passed:
             return attempt_id
-        if rng.random() < 0.15:
+        if rng.random() < 0.02:
             return None  # gave up
     return None
 
