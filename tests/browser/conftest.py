@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
@@ -42,7 +43,9 @@ def page(page, live_server):  # noqa: ANN001, ANN201
             else None
         ),
     )
-    page.set_default_timeout(10_000)
+    # Generous: CI runs two workers on two cores, with Chromium and PostgreSQL alongside.
+    page.set_default_timeout(20_000)
+    expect.set_options(timeout=15_000)
     yield page
     assert problems == [], problems
 
