@@ -63,6 +63,7 @@ run: demo
 test: install-test assets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r lgnetforma -lll
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: install-test

@@ -25,6 +25,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production(app.config)
+    if app.config.get("PROXY_FIX_X_FOR") or app.config.get("PROXY_FIX_X_PROTO"):
+        # Only behind proxies the deployer declared: otherwise X-Forwarded-For is anyone's
+        # to forge, and rate limits per IP would be worthless.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=app.config.get("PROXY_FIX_X_FOR") or 0,
+            x_proto=app.config.get("PROXY_FIX_X_PROTO") or 0,
+        )
 
     from lgnetforma import extensions, i18n, security
     from lgnetforma.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -46,6 +56,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lgnetforma.web import register_blueprints
 
     register_blueprints(app)
+
+    from lgnetforma import api
+
+    app.register_blueprint(api.bp)
 
     from lgnetforma.cli import register_commands
 

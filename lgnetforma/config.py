@@ -20,6 +20,15 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "si", "sì"}
 
 
+def _int(name: str) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ConfigError(f"{name}={value!r} non è valido: indica un numero intero, ad esempio 1.")
+    return int(value)
+
+
 def _secret_key(instance_path: Path) -> str:
     """Return SECRET_KEY, generating one in the instance folder on first run."""
     if os.environ.get("SECRET_KEY"):
@@ -70,6 +79,29 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_ENABLED": _bool(os.environ.get("LGNETFORMA_RATELIMIT"), default=True),
+        # A moving window: a burst at the end of one hour and the start of the next counts
+        # as what it is. With Redis unreachable the limits go on per process, in memory.
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "lgnetforma",
+        "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on a 429
+        # Budgets against guessing (see SECURITY.md, "Brute force"). Login and reset count
+        # failures only; the strings are Flask-Limiter's ("20/minute;100/hour").
+        "LOGIN_LIMIT_PER_IP": "20/minute",
+        "LOGIN_LIMIT_PER_ACCOUNT_AND_IP": "10/15 minutes",
+        "LOGIN_LIMIT_PER_ACCOUNT": "100/hour",
+        "REGISTER_LIMIT_PER_IP": "20/hour",
+        "RESET_LIMIT_PER_IP": "20/hour",
+        "RESET_LIMIT_PER_EMAIL": "5/hour",
+        "API_AUTH_FAILURE_LIMIT_PER_IP": "20/minute",
+        "API_LIMIT_PER_TOKEN": "300/minute",
+        # How long a browser that logged in to an account is exempt from that account's
+        # global ceiling (a signed cookie): an attack from elsewhere cannot lock it out.
+        "KNOWN_DEVICE_MAX_AGE": 180 * 24 * 3600,
+        # Behind a reverse proxy: how many proxies set X-Forwarded-For (and -Proto). Unset,
+        # these headers are ignored and the client address is the connection's.
+        "PROXY_FIX_X_FOR": _int("PROXY_FIX_X_FOR"),
+        "PROXY_FIX_X_PROTO": _int("PROXY_FIX_X_PROTO"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
 from flask_babel import lazy_gettext as _l
 
 from lgnetforma.extensions import db, login_manager
@@ -51,9 +51,22 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _refuse_nul_bytes() -> None:
+    """No text field ever needs NUL, and PostgreSQL cannot store it: refuse it at the door
+    with 400 rather than fail later with 500. (The JSON API checks its own parameters and
+    names the one at fault.)"""
+    if request.path.startswith("/api/"):
+        return
+    for values in (request.args, request.form):
+        for _name, items in values.lists():
+            if any("\x00" in item for item in items):
+                abort(400)
+
+
 def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Accedi per vedere questa pagina.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)

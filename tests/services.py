@@ -1,4 +1,4 @@
-"""Real services the tests use: PostgreSQL, Chromium, an SMTP server.
+"""Real services the tests use: PostgreSQL, Redis, Chromium, an SMTP server.
 
 Locally a missing service skips its tests with the reason; under CI=true it fails them.
 """
@@ -17,6 +17,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get(
     "LGNETFORMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("LGNETFORMA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHROMIUM = os.environ.get("LGNETFORMA_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -53,6 +54,17 @@ def postgres_reachable() -> bool:
         with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3):
             return True
     except psycopg.Error:
+        return False
+
+
+@cache
+def redis_reachable() -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+        return bool(client.ping())
+    except redis.RedisError:
         return False
 
 

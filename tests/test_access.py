@@ -79,6 +79,11 @@ ACCESS: dict[str, str | set[str]] = {
     "admin.users": {"admin"},
     "admin.create_user": {"admin"},
     "admin.edit_user": {"admin"},
+    "admin.cycles": {"admin"},
+    "admin.close_cycle": {"admin"},
+    "admin.new_cycle": {"admin"},
+    "admin.audit_log": {"admin"},
+    "coordinate.audit_log": {"coordinator", "admin"},
 }
 
 SAMPLE_ARGS = {"integer": 1, "int": 1, "default": "x", "path": "css/app.css", "string": "x"}

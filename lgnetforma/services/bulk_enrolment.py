@@ -41,6 +41,7 @@ from lgnetforma.models import (
     User,
 )
 from lgnetforma.services.accounts import check_comune_eligible, normalise_email, reset_token
+from lgnetforma.services.cycles import ensure_cycle_open
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.mail import deliver_batch, mail_link, queue_mail
 from lgnetforma.services.scope import Scope
@@ -530,6 +531,7 @@ def confirm(text: str, *, scope: Scope, cycle: Cycle, actor: User, filename: str
     the BulkUpload record in one transaction: all of them or, on any error, none.
     The invitations are delivered after the commit over one SMTP connection."""
     checked = preview(text, scope=scope, cycle=cycle)
+    ensure_cycle_open(cycle)  # and hold it open until this transaction ends
     mails: list[OutboundMail] = []
     try:
         created: dict[str, User] = {}

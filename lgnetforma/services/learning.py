@@ -1,7 +1,8 @@
 """Learning rules: enrolment, module views, quiz attempts graded on the server, completion.
 
 Completion is stored with its time, cycle and the versions taken; it is never recomputed
-away when content changes later.
+away when content changes later. Once a cycle is closed its records are frozen: enrolment,
+attempts and submissions are refused, module views are not recorded.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
+from lgnetforma.services.cycles import cycle_is_open, ensure_cycle_open
 from lgnetforma.services.errors import ServiceError
 
 # --- enrolment -------------------------------------------------------------------------
@@ -54,7 +56,8 @@ def enrol(
         raise ServiceError(_l("Solo gli operatori si iscrivono ai corsi."))
     if not user.is_active_account or user.deleted_at is not None:
         raise ServiceError(_l("L'account non è attivo."))
-    if course.cycle_id != cycle.id or cycle.closed_at is not None:
+    ensure_cycle_open(cycle)
+    if course.cycle_id != cycle.id:
         raise ServiceError(_l("Il corso non appartiene al ciclo aperto."))
     if not course.is_published:
         raise ServiceError(_l("Il corso non è pubblicato."))
@@ -94,7 +97,12 @@ def _touch(enrolment: Enrolment | None) -> None:
 def record_view(
     user: User, module: Module, version: ModuleVersion, cycle: Cycle, enrolment: Enrolment
 ) -> None:
-    """Remember that an enrolled operator opened ``module`` (the first time counts)."""
+    """Remember that an enrolled operator opened ``module`` (the first time counts).
+
+    Nothing is recorded in a closed cycle: reading stays possible, its records do not change.
+    """
+    if not cycle_is_open(cycle):
+        return
     _touch(enrolment)
     exists = db.session.scalar(
         select(ModuleView.id).where(
@@ -139,6 +147,7 @@ def attempts_of(user: User, module: Module, cycle: Cycle) -> list[QuizAttempt]:
 
 def start_attempt(user: User, module: Module, cycle: Cycle) -> QuizAttempt:
     """The open attempt of the module's current quiz, or a new one if attempts remain."""
+    ensure_cycle_open(cycle)
     version = module.current_version
     if version is None or version.quiz is None:
         raise ServiceError(_l("Questo modulo non ha un questionario."))
@@ -207,10 +216,12 @@ class Submission:
 def submit_attempt(attempt: QuizAttempt, answers: dict[int, list[str] | str]) -> Submission:
     """Grade and record an attempt exactly once, whatever the number of concurrent submits.
 
-    Raises ServiceError (and records nothing) for a missing or foreign answer.
+    Raises ServiceError (and records nothing) for a missing or foreign answer, or when the
+    attempt's cycle has been closed meanwhile.
     """
     if attempt.is_submitted:
         return Submission(attempt, first_time=False)
+    ensure_cycle_open(attempt.cycle)
     quiz = Quiz.from_dict(attempt.module_version.quiz)
     try:
         result = grade(quiz, answers)
@@ -263,6 +274,8 @@ def _complete_module(
     attempt: QuizAttempt | None,
 ) -> None:
     """Record a module as complete (if it was opened) and then, maybe, the course."""
+    if cycle.closed_at is not None:  # callers checked under the cycle's lock already
+        return
     opened = db.session.scalar(
         select(ModuleView.id).where(
             ModuleView.user_id == user.id,
@@ -296,6 +309,8 @@ def _complete_module(
 
 
 def _maybe_complete_course(user: User, course: Course, cycle: Cycle) -> CourseCompletion | None:
+    if cycle.closed_at is not None:  # a closed cycle's completions never change
+        return None
     modules = list(
         db.session.scalars(
             select(Module)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from lgnetforma.extensions import db
-from lgnetforma.models import Comune, CourseCompletion
+from lgnetforma.models import Certificate, Comune, CourseCompletion
 from lgnetforma.services.certificates import (
     certificate_by_code,
     issue_certificate,
@@ -14,6 +15,7 @@ from lgnetforma.services.certificates import (
     render_pdf,
 )
 from lgnetforma.services.scope import Scope
+from lgnetforma.web.audit import audit
 
 bp = Blueprint("certificates", __name__)
 
@@ -41,10 +43,23 @@ def download(completion_id: int) -> Response:
     completion = db.session.get(CourseCompletion, completion_id)
     if completion is None or not may_download(completion):
         abort(404)
+    issued_before = db.session.scalar(
+        select(Certificate.id).where(Certificate.completion_id == completion.id)
+    )
     certificate = issue_certificate(completion)
-    db.session.commit()
     if certificate.revoked_at is not None:
+        db.session.commit()
         abort(404)
+    target = {"object_type": "certificate", "object_id": certificate.code}
+    if issued_before is None:
+        audit("certificate.issued", comune_id=completion.comune_id, **target)
+    audit(
+        "certificate.downloaded",
+        comune_id=completion.comune_id,
+        details={"holder": completion.user_id, "completion": completion.id},
+        **target,
+    )
+    db.session.commit()
     pdf = render_pdf(certificate, verify_url(certificate.code))
     return Response(
         pdf,

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from lgnetforma.extensions import db
+from lgnetforma.services.cycles import NoCurrentCycle
 
 MESSAGES = {
     400: (_l("Richiesta non valida"), _l("La richiesta non è stata compresa.")),
@@ -50,6 +51,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # noqa: ANN202
         return render_error(error.code or 500)
+
+    @app.errorhandler(NoCurrentCycle)
+    def no_current_cycle(error: NoCurrentCycle):  # noqa: ANN202
+        # Between the closing of a cycle and the opening of the next: say so, no 500.
+        db.session.rollback()
+        return render_error(503, str(error))
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError):  # noqa: ANN202

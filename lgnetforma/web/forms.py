@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask_babel import lazy_gettext as _l
-from wtforms import Field, PasswordField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import Field, Form, PasswordField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from lgnetforma.services.passwords import MAX_LENGTH
 
@@ -16,6 +18,16 @@ def strip(value: str | None) -> str | None:
 
 def required() -> DataRequired:
     return DataRequired(message=_l("Questo campo è obbligatorio."))
+
+
+def plain_text(form: Form, field: Field) -> None:
+    """A validator for names: one line, no control or formatting characters (CR, LF, tab,
+    bidirectional overrides), which could forge lines in logs or disguise a name."""
+    if isinstance(field.data, str) and any(
+        unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+        for ch in field.data
+    ):
+        raise ValidationError(_l("Usa solo testo su una riga, senza caratteri di controllo."))
 
 
 def email_validators() -> list:

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from lgnetforma import PACKAGE_ROOT
 from lgnetforma.content.render import render_markdown
-from lgnetforma.services.cycles import count_eligible_comuni, current_cycle
+from lgnetforma.services.cycles import NoCurrentCycle, count_eligible_comuni, current_cycle
 from lgnetforma.web.urls import safe_next_url
 
 bp = Blueprint("public", __name__)
@@ -34,7 +34,10 @@ EDITABLE_PAGES = {
 
 @bp.get("/")
 def home() -> str:
-    cycle = current_cycle()
+    try:
+        cycle = current_cycle()
+    except NoCurrentCycle as error:  # between two cycles: the home page still answers
+        return render_template("public/home.html", cycle=None, no_cycle=str(error))
     return render_template(
         "public/home.html", cycle=cycle, eligible_count=count_eligible_comuni(cycle)
     )

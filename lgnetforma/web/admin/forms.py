@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from lgnetforma.web.forms import email_validators, required, strip
+from lgnetforma.web.forms import email_validators, plain_text, required, strip
 
 STAFF_ROLES = [
     SelectChoice("trainer", _l("Formatore")),
@@ -31,13 +31,17 @@ class _ScopeFields(FlaskForm):
 
 
 class StaffCreateForm(_ScopeFields):
-    full_name = StringField(_l("Nome e cognome"), validators=[required(), Length(max=200)])
+    full_name = StringField(
+        _l("Nome e cognome"), validators=[required(), Length(max=200), plain_text]
+    )
     email = EmailField(_l("Email"), validators=email_validators(), filters=[strip])
     role = SelectField(_l("Ruolo"), choices=STAFF_ROLES, validators=[required()])
 
 
 class UserEditForm(_ScopeFields):
-    full_name = StringField(_l("Nome e cognome"), validators=[required(), Length(max=200)])
+    full_name = StringField(
+        _l("Nome e cognome"), validators=[required(), Length(max=200), plain_text]
+    )
     role = SelectField(
         _l("Ruolo"), choices=[SelectChoice("operator", _l("Operatore")), *STAFF_ROLES]
     )

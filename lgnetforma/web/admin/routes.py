@@ -17,6 +17,7 @@ from lgnetforma.services.registry import find_comune
 from lgnetforma.services.users import regions, update_user, user_query
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.admin.forms import StaffCreateForm, UserEditForm, UserSearchForm
+from lgnetforma.web.audit import audit, audit_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
@@ -78,6 +79,12 @@ def create_user() -> str | Response:
             db.session.rollback()
             _field_error(form, error)
         else:
+            audit(
+                "user.created",
+                object_type="user",
+                object_id=user.id,
+                details=_audited_fields(user),
+            )
             db.session.commit()
             link = url_for("auth.reset", token=accounts.reset_token(user), _external=True)
             body = render_template("mail/invitation.txt", user=user, link=link)
@@ -109,6 +116,7 @@ def edit_user(user_id: int) -> str | Response:
     )
     _fill_scope_choices(form)
     if form.validate_on_submit():
+        before = _audited_fields(user)
         try:
             region, comune = _scope_from_form(form)
             update_user(
@@ -126,10 +134,38 @@ def edit_user(user_id: int) -> str | Response:
             db.session.rollback()
             _field_error(form, error)
         else:
+            _audit_changes(user, before)
             db.session.commit()
             flash(_("Modifiche salvate."), "success")
             return redirect(url_for("admin.users"))
     return render_template("admin/user_edit.html", form=form, user=user)
+
+
+def _audited_fields(user: User) -> dict[str, object]:
+    return {
+        "full_name": user.full_name,
+        "role": user.role,
+        "active": user.is_active_account,
+        "scope_region": user.scope_region.code if user.scope_region else None,
+        "scope_comune": user.scope_comune.istat_code if user.scope_comune else None,
+    }
+
+
+def _audit_changes(user: User, before: dict[str, object]) -> None:
+    """One event for a change of role, scope or name; one for (de)activation."""
+    after = _audited_fields(user)
+    territory = {"object_type": "user", "object_id": user.id, "comune_id": user.comune_id}
+    changes = {
+        name: [before[name], after[name]]
+        for name in after
+        if name != "active" and before[name] != after[name]
+    }
+    if changes:
+        audit("user.updated", details=changes, **territory)
+    if before["active"] and not after["active"]:
+        audit("user.deactivated", **territory)
+    elif after["active"] and not before["active"]:
+        audit("user.reactivated", **territory)
 
 
 def _field_error(form: StaffCreateForm | UserEditForm, error: ServiceError) -> None:
@@ -137,3 +173,10 @@ def _field_error(form: StaffCreateForm | UserEditForm, error: ServiceError) -> N
     if error.field == "scope":
         field = form.scope_comune
     field.errors = [*field.errors, str(error)]
+
+
+@bp.get("/registro")
+@roles_required("admin")
+def audit_log() -> tuple[str, int]:
+    """The whole audit trail, searchable, newest first."""
+    return audit_page("admin/audit.html", scope=None)

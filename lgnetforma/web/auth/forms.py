@@ -7,13 +7,23 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import Length
 
-from lgnetforma.web.forms import email_validators, new_password_field, required, strip
+from lgnetforma.web.forms import (
+    email_validators,
+    new_password_field,
+    plain_text,
+    required,
+    strip,
+)
 
 
 class RegistrationForm(FlaskForm):
     full_name = StringField(
         _l("Nome e cognome"),
-        validators=[required(), Length(max=200, message=_l("Al massimo 200 caratteri."))],
+        validators=[
+            required(),
+            Length(max=200, message=_l("Al massimo 200 caratteri.")),
+            plain_text,
+        ],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(
@@ -80,4 +90,16 @@ class DeleteAccountForm(FlaskForm):
     confirm = BooleanField(
         _l("Ho capito: il mio account e i miei dati personali saranno cancellati."),
         validators=[required()],
+    )
+
+
+class ApiTokenForm(FlaskForm):
+    """A new personal access token; used with prefix="token" beside the other forms."""
+
+    name = StringField(
+        _l("Nome del token"),
+        validators=[required(), Length(max=100, message=_l("Al massimo 100 caratteri."))],
+        filters=[strip],
+        description=_l("Per riconoscerlo in seguito, ad esempio «foglio di monitoraggio»."),
+        render_kw={"autocomplete": "off", "maxlength": 100},
     )

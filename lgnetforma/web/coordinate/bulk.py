@@ -15,11 +15,13 @@ from sqlalchemy import select
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune
 from lgnetforma.services import bulk_enrolment
+from lgnetforma.services.audit import scope_territory
 from lgnetforma.services.catalogue import catalogue
 from lgnetforma.services.cycles import current_cycle, eligible_condition
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.scope import Scope
 from lgnetforma.web.access import roles_required
+from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.forms import BulkConfirmForm, BulkUploadForm
 from lgnetforma.web.coordinate.routes import bp
 
@@ -74,6 +76,20 @@ def bulk_confirm() -> Response | tuple[str, int]:
     except ServiceError as error:
         upload_form.file.errors = [str(error)]
         return _upload_page(upload_form, 400)
+    audit(
+        "bulk_enrolment.confirmed",
+        object_type="bulk_upload",
+        object_id=result.upload_id,
+        details={
+            "filename": form.filename.data or "iscrizioni.csv",
+            "rows": result.rows_total,
+            "rejected": result.rows_rejected,
+            "accounts_created": result.accounts_created,
+            "enrolments_created": result.enrolments_created,
+        },
+        **scope_territory(Scope.of(current_user)),
+    )
+    db.session.commit()
     flash(
         _(
             "Iscrizione massiva completata: %(accounts)s account creati e %(enrolments)s "

@@ -20,10 +20,11 @@ from sqlalchemy import select
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, Cycle, Province, Region
 from lgnetforma.services import reports
-from lgnetforma.services.cycles import current_cycle
+from lgnetforma.services.cycles import reporting_cycle
 from lgnetforma.services.exports import csv_lines, xlsx_file
 from lgnetforma.services.scope import Scope
 from lgnetforma.web.access import roles_required
+from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.routes import bp
 from lgnetforma.web.urls import RowPage
 
@@ -82,7 +83,7 @@ class View:
 def _view() -> View:
     scope = Scope.of(current_user)
     code = request.args.get("ciclo")
-    cycle = db.session.scalar(select(Cycle).filter_by(code=code)) if code else current_cycle()
+    cycle = db.session.scalar(select(Cycle).filter_by(code=code)) if code else reporting_cycle()
     if cycle is None:
         abort(404)
     region = province = None
@@ -306,6 +307,20 @@ def export(name: str, fmt: str) -> Response:
         abort(404)
     view = _view()
     title, headers, rows = _table(view, name)
+    audit(
+        "export",
+        comune_id=view.scope.comune_id,
+        region_id=view.region.id if view.region else view.scope.region_id,
+        details={
+            "table": name,
+            "format": fmt,
+            "cycle": view.cycle.code,
+            "region": view.region.code if view.region else None,
+            "province": view.province.code if view.province else None,
+            "course": request.args.get("corso"),
+        },
+    )
+    db.session.commit()
     filename = f"lgnetforma-{name}-{view.cycle.code}.{fmt}"
     disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":

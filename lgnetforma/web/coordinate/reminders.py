@@ -8,12 +8,15 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from lgnetforma.extensions import db
 from lgnetforma.models import Course, User, utcnow
 from lgnetforma.services import reminders as service
+from lgnetforma.services.audit import scope_territory
 from lgnetforma.services.catalogue import catalogue
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.scope import Scope
 from lgnetforma.web.access import roles_required
+from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.forms import ReminderForm
 from lgnetforma.web.coordinate.routes import bp
 
@@ -98,6 +101,18 @@ def send() -> Response | tuple[str, int]:
         inactive_days=form.inactive_days.data,
         actor=current_user._get_current_object(),  # type: ignore[attr-defined]
     )
+    audit(
+        "reminders.sent",
+        details={
+            "sent": len(outcome.sent),
+            "skipped": len(outcome.skipped),
+            "queued": outcome.queued,
+            "course": course.slug if course else None,
+            "inactive_days": form.inactive_days.data,
+        },
+        **scope_territory(Scope.of(current_user)),
+    )
+    db.session.commit()
     flash(
         _(
             "%(sent)s promemoria inviati, %(skipped)s saltati perché già avvisati negli "

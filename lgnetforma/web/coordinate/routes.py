@@ -9,13 +9,16 @@ from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Course
+from lgnetforma.services.audit import scope_territory
 from lgnetforma.services.catalogue import catalogue
 from lgnetforma.services.certificates import certificates_zip
 from lgnetforma.services.coordination import certificates_in_scope, enrol_operator
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.learning import enrolment_for
 from lgnetforma.services.scope import Scope
 from lgnetforma.web.access import roles_required
+from lgnetforma.web.audit import audit, audit_page
 from lgnetforma.web.certificates import verify_url
 from lgnetforma.web.coordinate.forms import EnrolOperatorForm
 
@@ -42,11 +45,12 @@ def enrol() -> str | Response | tuple[str, int]:
     form = _enrol_form()
     if form.validate_on_submit():
         course = db.session.scalar(db.select(Course).filter_by(slug=form.course.data))
+        cycle = current_cycle()
         try:
             user = enrol_operator(
                 email=form.email.data,
                 course=course,
-                cycle=current_cycle(),
+                cycle=cycle,
                 scope=Scope.of(current_user),
                 actor=current_user,
             )
@@ -54,6 +58,14 @@ def enrol() -> str | Response | tuple[str, int]:
             db.session.rollback()
             getattr(form, error.field or "email").errors.append(str(error))
         else:
+            enrolment = enrolment_for(user, course, cycle)
+            audit(
+                "enrolment.created",
+                object_type="enrolment",
+                object_id=enrolment.id if enrolment else None,
+                comune_id=user.comune_id,
+                details={"operator": user.id, "course": course.slug, "cycle": cycle.code},
+            )
             db.session.commit()
             flash(_("%(name)s è stato iscritto al corso.", name=user.full_name), "success")
             return redirect(url_for("coordinate.home"))
@@ -64,10 +76,17 @@ def enrol() -> str | Response | tuple[str, int]:
 @roles_required("coordinator", "admin")
 def certificates() -> Response:
     cycle = current_cycle()
+    scope = Scope.of(current_user)
     items = [
         (certificate, verify_url(certificate.code))
-        for certificate in certificates_in_scope(Scope.of(current_user), cycle)
+        for certificate in certificates_in_scope(scope, cycle)
     ]
+    audit(
+        "export",
+        details={"table": "attestati", "format": "zip", "cycle": cycle.code, "rows": len(items)},
+        **scope_territory(scope),
+    )
+    db.session.commit()
     return Response(
         certificates_zip(items),
         mimetype="application/zip",
@@ -76,3 +95,10 @@ def certificates() -> Response:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+@bp.get("/registro")
+@roles_required("coordinator", "admin")
+def audit_log() -> tuple[str, int]:
+    """The events about comuni and regions of the coordinator's territory."""
+    return audit_page("coordinate/audit.html", scope=Scope.of(current_user))

@@ -15,7 +15,8 @@ from lgnetforma.services import learning
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.web.access import roles_required
-from lgnetforma.web.learn.routes import _visible_course, bp
+from lgnetforma.web.audit import audit
+from lgnetforma.web.learn.routes import _visible_course, audit_completion, bp
 
 
 def _module(slug: str, module_slug: str):  # noqa: ANN202
@@ -74,11 +75,28 @@ def submit(public_id: str) -> str | Response:
         chosen[str(question.number)] = values
         if values:
             answers[question.number] = values[0] if question.kind == "short" else values
+    course, cycle = attempt.module.course, attempt.cycle
+    completed_before = learning.course_completion(current_user, course, cycle)
     try:
         submission = learning.submit_attempt(attempt, answers)
     except ServiceError as error:
         db.session.rollback()
         return _render_quiz(attempt, errors=[str(error)], chosen=chosen)
+    if submission.first_time:
+        audit(
+            "attempt.submitted",
+            object_type="quiz_attempt",
+            object_id=attempt.public_id,
+            comune_id=current_user.comune_id,
+            details={
+                "course": course.slug,
+                "module": attempt.module.slug,
+                "number": attempt.number,
+                "score": attempt.score,
+                "passed": attempt.passed,
+            },
+        )
+        audit_completion(current_user, course, cycle, completed_before)
     db.session.commit()
     if not submission.first_time:
         flash(_("Questo tentativo era già stato inviato: ecco il suo risultato."), "info")

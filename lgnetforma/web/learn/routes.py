@@ -5,15 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from lgnetforma.content import Quiz
 from lgnetforma.extensions import db
-from lgnetforma.models import Course
+from lgnetforma.models import Certificate, Course, CourseCompletion, Cycle, User
 from lgnetforma.services import catalogue as catalogue_service
 from lgnetforma.services import learning
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.web.access import roles_required
+from lgnetforma.web.audit import audit
 
 bp = Blueprint("learn", __name__)
 
@@ -71,12 +73,20 @@ def course(slug: str) -> str:
 @roles_required("operator")
 def enrol(slug: str) -> Response:
     course = _visible_course(slug)
+    cycle = current_cycle()
     try:
-        learning.enrol(current_user, course, current_cycle())
+        enrolment = learning.enrol(current_user, course, cycle)
     except ServiceError as error:
         db.session.rollback()
         flash(str(error), "warning")
     else:
+        audit(
+            "enrolment.created",
+            object_type="enrolment",
+            object_id=enrolment.id,
+            comune_id=current_user.comune_id,
+            details={"operator": current_user.id, "course": course.slug, "cycle": cycle.code},
+        )
         db.session.commit()
         flash(
             _("Iscrizione confermata a «%(title)s».", title=course.current_version.title),
@@ -110,7 +120,9 @@ def module(slug: str, module_slug: str) -> str:
     if _operator():
         enrolment = learning.enrolment_for(current_user, course, cycle)
         if enrolment is not None:
+            completed_before = learning.course_completion(current_user, course, cycle)
             learning.record_view(current_user, module, version, cycle, enrolment)
+            audit_completion(current_user, course, cycle, completed_before)
             db.session.commit()
             attempts = learning.attempts_of(current_user, module, cycle)
     return render_template(
@@ -127,6 +139,35 @@ def module(slug: str, module_slug: str) -> str:
         position=index + 1,
         total=len(modules),
     )
+
+
+def audit_completion(
+    user: User, course: Course, cycle: Cycle, before: CourseCompletion | None
+) -> None:
+    """If ``user`` has just completed ``course``, record it and the certificate issued."""
+    if before is not None:
+        return
+    completion = learning.course_completion(user, course, cycle)
+    if completion is None:
+        return
+    audit(
+        "course.completed",
+        object_type="course_completion",
+        object_id=completion.id,
+        comune_id=completion.comune_id,
+        details={"course": course.slug, "cycle": cycle.code},
+    )
+    code = db.session.scalar(
+        select(Certificate.code).where(Certificate.completion_id == completion.id)
+    )
+    if code is not None:
+        audit(
+            "certificate.issued",
+            object_type="certificate",
+            object_id=code,
+            comune_id=completion.comune_id,
+            details={"completion": completion.id},
+        )
 
 
 @bp.get("/corsi/<slug>/media/<path:path>")
