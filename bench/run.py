@@ -537,7 +537,6 @@ def main() -> None:
     table = markdown(runs)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    worker_rss = {}
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -548,7 +547,6 @@ def main() -> None:
             "workers": args.workers,
         },
         "runs": [run.as_dict() for run in runs],
-        "worker_peak_rss_mb": worker_rss,
     }
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(table + "\n")
