@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
+        # Sessions end after 30 minutes without a request or 12 hours after login, and
+        # "remember me" lasts 12 hours (OWASP ASVS 4.0 3.3.2, level 2).
+        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES") or 30,
+        "SESSION_MAX_HOURS": _int("SESSION_MAX_HOURS") or 12,
+        "REMEMBER_COOKIE_DURATION": timedelta(hours=_int("SESSION_MAX_HOURS") or 12),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,

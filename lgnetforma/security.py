@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, request
+import time
+
+from flask import Flask, Response, abort, current_app, flash, request, session
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
 
 from lgnetforma.extensions import db, login_manager
+
+# How often the time of the last request is written into the session cookie.
+SEEN_RESOLUTION = 60
+# Servers whose clocks differ by this much still accept each other's sessions.
+CLOCK_SKEW = 300
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -25,14 +33,23 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 @login_manager.user_loader
 def load_user(user_id: str):  # noqa: ANN201
-    """Load the user of a session; an id with an old session version is refused."""
+    """The user of a session or remember-me cookie ("id:version:login time").
+
+    Refused: an old session version (logout, password change, role change, deactivation
+    since) and a login older than SESSION_MAX_HOURS, so neither a session cookie nor a
+    remember-me cookie outlives it, even replayed by someone who stole it.
+    """
     from lgnetforma.models import User
 
-    user_part, _, version_part = user_id.partition(":")
-    if not (user_part.isdigit() and version_part.isdigit()):
+    parts = user_id.split(":")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
         return None
-    user = db.session.get(User, int(user_part))
-    if user is None or user.session_version != int(version_part):
+    account, version, logged_in_at = (int(part) for part in parts)
+    age = time.time() - logged_in_at
+    if not -CLOCK_SKEW <= age <= current_app.config["SESSION_MAX_HOURS"] * 3600:
+        return None
+    user = db.session.get(User, account)
+    if user is None or user.session_version != version:
         return None
     return user
 
@@ -44,8 +61,6 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    from flask import current_app
-
     if current_app.config.get("LGNETFORMA_ENV") == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
@@ -63,10 +78,38 @@ def _refuse_nul_bytes() -> None:
                 abort(400)
 
 
+def _expire_idle_sessions() -> None:
+    """Re-authentication after SESSION_IDLE_MINUTES without a request (OWASP ASVS 4.0
+    3.3.2, level 2: 30 minutes; the 12 hours since login are checked by ``load_user``).
+
+    The time of the last request lives in the signed session cookie, so a stolen cookie
+    replayed later is as expired as the original. Logging out here also clears the
+    remember-me cookie, so it cannot bring the expired session back.
+    """
+    if request.endpoint in ("static", "public.health") or request.path.startswith("/api/"):
+        return
+    if not current_user.is_authenticated:
+        if "_seen" in session:
+            del session["_seen"]
+        return
+    now = int(time.time())
+    seen = session.get("_seen", now)
+    if now - seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        logout_user()
+        kept = {key: session[key] for key in ("lang", "_remember") if key in session}
+        session.clear()
+        session.update(kept)
+        flash(_l("La sessione è scaduta: accedi di nuovo."), "info")
+        return
+    if "_seen" not in session or now - seen >= SEEN_RESOLUTION:
+        session["_seen"] = now  # not on every request: the cookie would change every time
+
+
 def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Accedi per vedere questa pagina.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     app.before_request(_refuse_nul_bytes)
+    app.before_request(_expire_idle_sessions)
     app.after_request(_security_headers)

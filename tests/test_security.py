@@ -4,6 +4,7 @@ never reach the database (NUL bytes, control characters in names)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -181,6 +182,29 @@ def test_a_role_change_ends_the_sessions_too(app, make_user):
     assert victim_client.get("/profilo").status_code == 302
 
 
+def test_an_admin_cannot_demote_or_deactivate_themself(app, make_user):
+    admin = make_user("admin")
+    client = app.test_client()
+    login(client, admin)
+    path = f"/admin/utenti/{admin['id']}"
+    for data in ({"role": "coordinator", "active": "y"}, {"role": "admin"}):
+        html = client.post(
+            path,
+            data={
+                "full_name": "Admin",
+                "scope_region": "",
+                "scope_comune": "",
+                "csrf_token": csrf_token(client, path),
+                **data,
+            },
+        ).get_data(as_text=True)
+        assert "Non puoi cambiare il tuo ruolo né disattivare il tuo account" in html
+    with app.app_context():
+        user = db.session.get(User, admin["id"])
+        assert user.role == "admin" and user.is_active_account
+    assert client.get("/admin/utenti").status_code == 200
+
+
 def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(app, make_user):
     user = make_user("operator")
     here, elsewhere = app.test_client(), app.test_client()
@@ -210,6 +234,58 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(app
     assert here.get("/profilo").status_code == 200  # this browser stays in
     assert elsewhere.get("/profilo").status_code == 302
     assert _replay(app, saved, only="remember_token").get("/profilo").status_code == 302
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The time the session checks and the login stamp see."""
+    import lgnetforma.models.people
+    import lgnetforma.security
+
+    fake = Clock()
+    monkeypatch.setattr(lgnetforma.security, "time", fake)
+    monkeypatch.setattr(lgnetforma.models.people, "time", fake)
+    return fake
+
+
+def test_a_session_idle_for_30_minutes_ends_with_its_remember_cookie(app, make_user, clock):
+    user = make_user("operator")
+    client = app.test_client()
+    login(client, user, remember=True)
+    for _ in range(4):  # active every 29 minutes: still in after almost two hours
+        clock.now += 29 * 60
+        assert client.get("/profilo").status_code == 200
+    saved = _saved_cookies(client)
+    clock.now += 31 * 60
+    response = client.get("/profilo")
+    assert response.status_code == 302 and "/accesso" in response.headers["Location"]
+    assert "remember_token=;" in " ".join(response.headers.getlist("Set-Cookie"))
+    assert "La sessione è scaduta" in client.get("/accesso").get_data(as_text=True)
+    # The stolen session cookie, replayed, is just as idle.
+    assert _replay(app, saved, only="session").get("/profilo").status_code == 302
+
+
+def test_no_session_or_remember_cookie_outlives_12_hours(app, make_user, clock):
+    user = make_user("operator")
+    client = app.test_client()
+    login(client, user, remember=True)
+    saved = _saved_cookies(client)
+    statuses = []
+    for _ in range(26):  # busy all day: a request every 29 minutes, for 12.5 hours
+        clock.now += 29 * 60
+        statuses.append(client.get("/profilo").status_code)
+    assert statuses == [200] * 24 + [302] * 2  # 11.6 hours in, then past 12
+    assert _replay(app, saved, only="remember_token").get("/profilo").status_code == 302
+    login(client, user)
+    assert client.get("/profilo").status_code == 200
 
 
 def test_the_email_cannot_be_changed_from_the_profile(client, login_as):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -63,7 +64,9 @@ class User(UserMixin, db.Model):
         return bool(self.is_active_account)
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """What the session and the remember-me cookie hold: the account, its session
+        version and the time of login (see ``security.load_user``)."""
+        return f"{self.id}:{self.session_version}:{int(time.time())}"
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
