@@ -94,6 +94,17 @@ def _touch(enrolment: Enrolment | None) -> None:
 # --- reading ---------------------------------------------------------------------------
 
 
+def _record_id(
+    model: type[ModuleView] | type[ModuleCompletion], user: User, module: Module, cycle: Cycle
+) -> int | None:
+    """The id of the user's view or completion of ``module`` in ``cycle``, if any."""
+    return db.session.scalar(
+        select(model.id).where(
+            model.user_id == user.id, model.module_id == module.id, model.cycle_id == cycle.id
+        )
+    )
+
+
 def record_view(
     user: User, module: Module, version: ModuleVersion, cycle: Cycle, enrolment: Enrolment
 ) -> None:
@@ -104,13 +115,7 @@ def record_view(
     if not cycle_is_open(cycle):
         return
     _touch(enrolment)
-    exists = db.session.scalar(
-        select(ModuleView.id).where(
-            ModuleView.user_id == user.id,
-            ModuleView.module_id == module.id,
-            ModuleView.cycle_id == cycle.id,
-        )
-    )
+    exists = _record_id(ModuleView, user, module, cycle)
     if exists is None:
         try:
             with db.session.begin_nested():
@@ -276,20 +281,8 @@ def _complete_module(
     """Record a module as complete (if it was opened) and then, maybe, the course."""
     if cycle.closed_at is not None:  # callers checked under the cycle's lock already
         return
-    opened = db.session.scalar(
-        select(ModuleView.id).where(
-            ModuleView.user_id == user.id,
-            ModuleView.module_id == module.id,
-            ModuleView.cycle_id == cycle.id,
-        )
-    )
-    already = db.session.scalar(
-        select(ModuleCompletion.id).where(
-            ModuleCompletion.user_id == user.id,
-            ModuleCompletion.module_id == module.id,
-            ModuleCompletion.cycle_id == cycle.id,
-        )
-    )
+    opened = _record_id(ModuleView, user, module, cycle)
+    already = _record_id(ModuleCompletion, user, module, cycle)
     if opened is None or already is not None:
         return
     try:
