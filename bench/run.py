@@ -35,6 +35,14 @@ RESULTS = ROOT / "bench" / "results"
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-key-" + "x" * 32
 QUIZ_POOL = 40_000  # open attempts prepared for the quiz-submission run
+ENDPOINTS = (
+    "module_page",
+    "quiz_submit",
+    "dashboard_national",
+    "dashboard_regional",
+    "api_completion",
+    "csv_export",
+)
 
 
 @dataclass
@@ -413,7 +421,9 @@ def bench_database(database: str, args: argparse.Namespace) -> list[Run]:
                 await response.read()
                 return response.status
 
-        runs.append(measure(database, "module_page", base, module_page, args))
+        wanted = args.endpoints
+        if "module_page" in wanted:
+            runs.append(measure(database, "module_page", base, module_page, args))
 
         async def quiz_submit(session: aiohttp.ClientSession, index: int) -> int:
             if index >= len(fixtures.quiz):
@@ -430,26 +440,17 @@ def bench_database(database: str, args: argparse.Namespace) -> list[Run]:
                 await response.read()
                 return response.status
 
-        runs.append(measure(database, "quiz_submit", base, quiz_submit, args))
-        runs.append(
-            measure(
-                database,
-                "dashboard_national",
-                base,
-                get("/coordinamento/monitoraggio", {"Cookie": fixtures.admin_cookie}),
-                args,
-            )
-        )
-        runs.append(
-            measure(
-                database,
-                "dashboard_regional",
-                base,
-                get("/coordinamento/monitoraggio", {"Cookie": fixtures.regional_cookie}),
-                args,
-            )
-        )
-        if fixtures.api_token:
+        if "quiz_submit" in wanted:
+            runs.append(measure(database, "quiz_submit", base, quiz_submit, args))
+        dashboards = {
+            "dashboard_national": fixtures.admin_cookie,
+            "dashboard_regional": fixtures.regional_cookie,
+        }
+        for endpoint, cookie in dashboards.items():
+            if endpoint in wanted:
+                page = get("/coordinamento/monitoraggio", {"Cookie": cookie})
+                runs.append(measure(database, endpoint, base, page, args))
+        if "api_completion" in wanted:
             runs.append(
                 measure(
                     database,
@@ -462,7 +463,8 @@ def bench_database(database: str, args: argparse.Namespace) -> list[Run]:
                     args,
                 )
             )
-        runs.append(export_run(database, base, fixtures, server))
+        if "csv_export" in wanted:
+            runs.append(export_run(database, base, fixtures, server))
     finally:
         stop_server(server)
     ceiling = runs[0].rps
@@ -530,12 +532,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--endpoints",
+        default=",".join(ENDPOINTS),
+        help="a subset, for tuning: results are then printed but not written",
+    )
     args = parser.parse_args()
+    args.endpoints = [e.strip() for e in args.endpoints.split(",")]
+    if unknown := set(args.endpoints) - set(ENDPOINTS):
+        parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
     runs: list[Run] = []
     for database in args.databases.split(","):
         runs.extend(bench_database(database.strip(), args))
     table = markdown(runs)
     print(table)
+    if args.endpoints != list(ENDPOINTS):
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from lgnetforma.config import check_production, load_config
+from lgnetforma.config import apply_database_options, check_production, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production(app.config)
+    apply_database_options(app.config)
     if app.config.get("PROXY_FIX_X_FOR") or app.config.get("PROXY_FIX_X_PROTO"):
         # Only behind proxies the deployer declared: otherwise X-Forwarded-For is anyone's
         # to forge, and rate limits per IP would be worthless.

@@ -34,6 +34,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(courses_group)
     app.cli.add_command(demo_group)
     app.cli.add_command(seed_group)
+    app.cli.add_command(reports_group)
     app.cli.add_command(mail_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(cycles_group)
@@ -281,6 +282,41 @@ def seed_synthetic_command(operators: int, seed_value: int) -> None:
         f"{report.attempts} tentativi, {report.module_completions} moduli completati, "
         f"{report.course_completions} corsi completati in {elapsed:.1f} s."
     )
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+@click.group("reports", cls=AppGroup, help="I totali dietro i rapporti dei coordinatori.")
+def reports_group() -> None:
+    pass
+
+
+@reports_group.command("check-tallies")
+def reports_check_tallies() -> None:
+    """Confronta i totali progressivi con un ricalcolo dai dati; esce con 1 se differiscono."""
+    from lgnetforma.services import tallies
+
+    found = tallies.differences()
+    for table, key, figure, stored, recounted in found[:50]:
+        click.echo(f"{table} {key}: {figure} = {stored}, ricalcolato {recounted}")
+    if found:
+        _fail(
+            f"{len(found)} totali non corrispondono ai dati: "
+            "ricostruiscili con `lgnetforma reports rebuild-tallies`."
+        )
+        return
+    click.echo("I totali corrispondono ai dati.")
+
+
+@reports_group.command("rebuild-tallies")
+def reports_rebuild_tallies() -> None:
+    """Ricalcola da capo i totali progressivi (dopo dati scritti fuori dall'applicazione)."""
+    from lgnetforma.services import tallies
+
+    rows = tallies.rebuild()
+    db.session.commit()
+    click.echo(f"Totali ricostruiti: {rows} righe.")
 
 
 # --- mail ------------------------------------------------------------------------------

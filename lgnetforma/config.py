@@ -126,6 +126,18 @@ def load_config(instance_path: Path) -> dict[str, Any]:
     }
 
 
+def apply_database_options(config: dict[str, Any]) -> None:
+    """Connection settings that depend on the database in use."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        # Calendar months counted in SQL are UTC's, as the tallies count them, whatever
+        # time zone the server was installed with.
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("options", "-c timezone=UTC")
+        options["connect_args"] = connect_args
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def check_production(config: dict[str, Any]) -> None:
     """Refuse to start in production with settings that would be unsafe."""
     env = config.get("LGNETFORMA_ENV", "development")

@@ -192,10 +192,15 @@ def app_config(database_url: str, smtp_server: tuple[Mailbox, int], tmp_path: Pa
 def app(app_config: dict) -> Iterator[Any]:
     from lgnetforma import create_app
     from lgnetforma.extensions import db
+    from lgnetforma.services import tallies
 
     app = create_app(app_config)
     yield app
     with app.app_context():
+        db.session.remove()
+        # Whatever the test did through the application, the reports' running tallies
+        # must still equal a recount of the facts.
+        assert tallies.differences() == [], "report tallies out of step with the facts"
         db.session.remove()
         db.engine.dispose()
 

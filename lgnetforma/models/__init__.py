@@ -15,6 +15,7 @@ from lgnetforma.models.learning import (
 from lgnetforma.models.mail import OutboundMail
 from lgnetforma.models.people import Role, User
 from lgnetforma.models.registry import Comune, Province, Region
+from lgnetforma.models.reporting import ReportMonthTally, ReportTally
 from lgnetforma.models.trust import AuditEvent, CycleSnapshot
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "OutboundMail",
     "Province",
     "Region",
+    "ReportMonthTally",
+    "ReportTally",
     "Role",
     "User",
     "utcnow",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -31,7 +32,11 @@ from lgnetforma.models.people import User
 
 class Enrolment(db.Model):
     __tablename__ = "enrolment"
-    __table_args__ = (UniqueConstraint("user_id", "course_id", "cycle_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "course_id", "cycle_id"),
+        # "Active in the last 30 days" reads the recent enrolments of one cycle only.
+        Index("ix_enrolment_cycle_activity", "cycle_id", "last_activity_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)

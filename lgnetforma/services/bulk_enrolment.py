@@ -40,6 +40,7 @@ from lgnetforma.models import (
     Role,
     User,
 )
+from lgnetforma.services import tallies
 from lgnetforma.services.accounts import check_comune_eligible, normalise_email, reset_token
 from lgnetforma.services.cycles import ensure_cycle_open
 from lgnetforma.services.errors import ServiceError
@@ -539,10 +540,13 @@ def confirm(text: str, *, scope: Scope, cycle: Cycle, actor: User, filename: str
             if row.user is None:
                 created[row.email] = _new_operator(row)
         db.session.flush()  # ids, for the enrolments and the invitation links
-        for row in checked.good:
-            user = row.user or created[row.email]
-            for course in row.new_courses:
-                add_enrolment(user, course, cycle, enrolled_by=actor)
+        enrolments = [
+            add_enrolment(row.user or created[row.email], course, cycle, enrolled_by=actor)
+            for row in checked.good
+            for course in row.new_courses
+        ]
+        db.session.flush()
+        tallies.record_enrolments(enrolments)
         subject = _("Il tuo account LGNetforma e i tuoi corsi")
         for row in checked.good:
             if row.user is None:

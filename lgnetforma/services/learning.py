@@ -32,6 +32,7 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
+from lgnetforma.services import tallies
 from lgnetforma.services.cycles import cycle_is_open, ensure_cycle_open
 from lgnetforma.services.errors import ServiceError
 
@@ -75,20 +76,23 @@ def enrol(
     except IntegrityError as exc:  # a concurrent enrolment got there first
         db.session.rollback()
         raise ServiceError(_l("Sei già iscritto a questo corso.")) from exc
+    tallies.record_enrolments([enrolment])
     return enrolment
 
 
 ACTIVITY_RESOLUTION = timedelta(hours=1)
 
 
-def _touch(enrolment: Enrolment | None) -> None:
+def _touch(enrolment: Enrolment | None) -> bool:
     """Record activity, at most once an hour: "active in the last 30 days" needs no more,
-    and a page view then writes nothing."""
+    and a page view then writes nothing. True when it wrote."""
     if enrolment is None:
-        return
+        return False
     now = utcnow()
     if enrolment.last_activity_at is None or now - enrolment.last_activity_at > ACTIVITY_RESOLUTION:
         enrolment.last_activity_at = now
+        return True
+    return False
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -105,16 +109,23 @@ def _record_id(
     )
 
 
+@dataclass(frozen=True)
+class RecordedView:
+    changed: bool  # something was written: the caller commits
+    completion: CourseCompletion | None = None  # the course this view completed
+
+
 def record_view(
     user: User, module: Module, version: ModuleVersion, cycle: Cycle, enrolment: Enrolment
-) -> None:
+) -> RecordedView:
     """Remember that an enrolled operator opened ``module`` (the first time counts).
 
     Nothing is recorded in a closed cycle: reading stays possible, its records do not change.
+    A repeated view writes nothing (activity is kept to the hour).
     """
     if not cycle_is_open(cycle):
-        return
-    _touch(enrolment)
+        return RecordedView(changed=False)
+    changed = _touch(enrolment)
     exists = _record_id(ModuleView, user, module, cycle)
     if exists is None:
         try:
@@ -127,10 +138,13 @@ def record_view(
                         cycle_id=cycle.id,
                     )
                 )
+            changed = True
         except IntegrityError:
             pass  # opened in another tab at the same moment
-    if version.quiz is None:
-        _complete_module(user, module, version, cycle, attempt=None)
+    if version.quiz is None:  # reading it is what completes it
+        completion = _complete_module(user, module, version, cycle, attempt=None)
+        return RecordedView(changed=True, completion=completion)
+    return RecordedView(changed=changed)
 
 
 # --- quiz attempts ---------------------------------------------------------------------
@@ -216,6 +230,7 @@ def attempt_by_public_id(public_id: str, user: User) -> QuizAttempt:
 class Submission:
     attempt: QuizAttempt
     first_time: bool  # False when this was a repeat (double click, retry, second tab)
+    completion: CourseCompletion | None = None  # the course this submission completed
 
 
 def submit_attempt(attempt: QuizAttempt, answers: dict[int, list[str] | str]) -> Submission:
@@ -258,12 +273,16 @@ def submit_attempt(attempt: QuizAttempt, answers: dict[int, list[str] | str]) ->
     db.session.flush()
     db.session.refresh(attempt)
     if first_time:
+        tallies.record_attempt(
+            attempt, course_id=attempt.module.course_id, comune_id=attempt.user.comune_id
+        )
         enrolment = enrolment_for(attempt.user, attempt.module.course, attempt.cycle)
         _touch(enrolment)
         if result.passed:
-            _complete_module(
+            completion = _complete_module(
                 attempt.user, attempt.module, attempt.module_version, attempt.cycle, attempt=attempt
             )
+            return Submission(attempt, first_time=True, completion=completion)
     return Submission(attempt, first_time=first_time)
 
 
@@ -277,14 +296,15 @@ def _complete_module(
     cycle: Cycle,
     *,
     attempt: QuizAttempt | None,
-) -> None:
-    """Record a module as complete (if it was opened) and then, maybe, the course."""
+) -> CourseCompletion | None:
+    """Record a module as complete (if it was opened) and then, maybe, the course: the
+    course completion just recorded, if any."""
     if cycle.closed_at is not None:  # callers checked under the cycle's lock already
-        return
+        return None
     opened = _record_id(ModuleView, user, module, cycle)
     already = _record_id(ModuleCompletion, user, module, cycle)
     if opened is None or already is not None:
-        return
+        return None
     try:
         with db.session.begin_nested():
             db.session.add(
@@ -297,8 +317,8 @@ def _complete_module(
                 )
             )
     except IntegrityError:
-        return
-    _maybe_complete_course(user, module.course, cycle)
+        return None
+    return _maybe_complete_course(user, module.course, cycle)
 
 
 def _maybe_complete_course(user: User, course: Course, cycle: Cycle) -> CourseCompletion | None:
@@ -349,6 +369,7 @@ def _maybe_complete_course(user: User, course: Course, cycle: Cycle) -> CourseCo
             db.session.add(completion)
     except IntegrityError:
         return None
+    tallies.record_completion(completion)
     from lgnetforma.services.certificates import issue_certificate
 
     issue_certificate(completion)

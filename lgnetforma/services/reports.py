@@ -12,6 +12,11 @@ Definitions:
 - completion rate: completions / enrolments (each enrolment is one operator in one course);
 - quiz pass rate: passed attempts / submitted attempts.
 
+An open cycle's counts come from the running tallies (``ReportTally``, kept by
+``lgnetforma.services.tallies`` in the same transaction as each event), so a national
+report reads a few thousand rows, not a million attempts; only "active" is counted live,
+from the recently active enrolments.
+
 A closed cycle is served from its snapshot (``snapshot_data``, stored when the cycle was
 closed): the same facts, counted by the same queries at the closing time, per comune, per
 comune and course, and per comune and month. Each operator belongs to one comune, so the
@@ -45,6 +50,8 @@ from lgnetforma.models import (
     Province,
     QuizAttempt,
     Region,
+    ReportMonthTally,
+    ReportTally,
     User,
     utcnow,
 )
@@ -195,6 +202,37 @@ def _attempt_facts(cycle: Cycle) -> Select:
     )
 
 
+def _tally_facts(cycle: Cycle, group_by: GroupBy | None) -> Select:
+    """The counted figures of an open cycle, from the running tallies (a few thousand
+    rows, whatever the number of attempts)."""
+    # Within one course, each enrolment is a distinct operator.
+    enrolled = ReportTally.enrolments if group_by == "course" else ReportTally.enrolled
+    return (
+        select(
+            func.coalesce(func.sum(enrolled), 0).label("enrolled"),
+            func.coalesce(func.sum(ReportTally.enrolments), 0).label("enrolments"),
+            func.coalesce(func.sum(ReportTally.completions), 0).label("completions"),
+            func.coalesce(func.sum(ReportTally.attempts), 0).label("attempts"),
+            func.coalesce(func.sum(ReportTally.passed_attempts), 0).label("passed_attempts"),
+        )
+        .select_from(ReportTally)
+        .join(Comune, Comune.id == ReportTally.comune_id)
+        .where(ReportTally.cycle_id == cycle.id)
+    )
+
+
+def _active_facts(cycle: Cycle, now: datetime | None) -> Select:
+    """Operators active in the last 30 days: read live (it moves with the clock), from the
+    recently active enrolments only."""
+    return (
+        select(func.count(distinct(Enrolment.user_id)).label("active"))
+        .select_from(Enrolment)
+        .join(User, User.id == Enrolment.user_id)
+        .join(Comune, Comune.id == User.comune_id)
+        .where(Enrolment.cycle_id == cycle.id, Enrolment.last_activity_at >= _active_since(now))
+    )
+
+
 def _figures_by_group(
     cycle: Cycle,
     scope: Scope,
@@ -204,27 +242,23 @@ def _figures_by_group(
     province_id: int | None = None,
     now: datetime | None = None,
 ) -> dict[int, Figures]:
-    """Three aggregate queries (enrolments, completions, attempts), merged by group."""
+    """Two aggregate queries (the tallies, the recently active), merged by group."""
     common = {
         "group_by": group_by,
         "scope": scope,
         "region_id": region_id,
         "province_id": province_id,
     }
-    queries = {
-        "enrolments": _aggregate(
-            _enrolment_facts(cycle, now), course_column=Enrolment.course_id, **common
-        ),
-        "completions": _aggregate(
-            _completion_facts(cycle), course_column=CourseCompletion.course_id, **common
-        ),
-        "attempts": _aggregate(_attempt_facts(cycle), course_column=Module.course_id, **common),
-    }
+    queries = (
+        _aggregate(_tally_facts(cycle, group_by), course_column=ReportTally.course_id, **common),
+        _aggregate(_active_facts(cycle, now), course_column=Enrolment.course_id, **common),
+    )
     merged: dict[int, dict[str, int]] = {}
-    for query in queries.values():
+    for query in queries:
         for row in db.session.execute(query).mappings():
-            values = merged.setdefault(row["group_id"], {})
-            values.update({k: int(v or 0) for k, v in row.items() if k != "group_id"})
+            values = {k: int(v or 0) for k, v in row.items() if k != "group_id"}
+            if any(values.values()):
+                merged.setdefault(row["group_id"], {}).update(values)
     return {group: Figures(**values) for group, values in merged.items()}
 
 
@@ -346,12 +380,15 @@ def completions_by_month(cycle: Cycle, scope: Scope) -> list[MonthCount]:
         counts = snapshot.months(scope)
         first, last = snapshot.start_date, snapshot.end_date
     else:
-        year, month = _month_columns()
         query = (
-            select(year, month, func.count(CourseCompletion.id))
-            .join(Comune, Comune.id == CourseCompletion.comune_id)
-            .where(CourseCompletion.cycle_id == cycle.id, scope.comune_condition())
-            .group_by(year, month)
+            select(
+                ReportMonthTally.year,
+                ReportMonthTally.month,
+                func.sum(ReportMonthTally.completions),
+            )
+            .join(Comune, Comune.id == ReportMonthTally.comune_id)
+            .where(ReportMonthTally.cycle_id == cycle.id, scope.comune_condition())
+            .group_by(ReportMonthTally.year, ReportMonthTally.month)
         )
         counts = {(int(y), int(m)): int(n) for y, m, n in db.session.execute(query)}
         first, last = cycle.start_date, cycle.end_date
@@ -390,12 +427,9 @@ class Coverage:
         }
 
 
-def _reached_comuni(cycle: Cycle) -> Select:
-    return (
-        select(User.comune_id)
-        .join(Enrolment, Enrolment.user_id == User.id)
-        .where(Enrolment.cycle_id == cycle.id)
-    )
+def _comuni_with(cycle: Cycle, counted: ColumnElement[int]) -> Select:
+    """The comuni with at least one ``counted`` (a tally column) in the cycle."""
+    return select(ReportTally.comune_id).where(ReportTally.cycle_id == cycle.id, counted > 0)
 
 
 def coverage(
@@ -406,7 +440,6 @@ def coverage(
     snapshot = _snapshot_source(cycle)
     if snapshot is not None:
         return snapshot.coverage(scope, region_id=region_id, province_id=province_id)
-    completed = select(CourseCompletion.comune_id).where(CourseCompletion.cycle_id == cycle.id)
     conditions = [eligible_condition(cycle), scope.comune_condition()]
     if region_id is not None:
         conditions.append(Comune.region_id == region_id)
@@ -415,8 +448,8 @@ def coverage(
     row = db.session.execute(
         select(
             func.count(Comune.id),
-            func.count(case((Comune.id.in_(_reached_comuni(cycle)), 1))),
-            func.count(case((Comune.id.in_(completed), 1))),
+            func.count(case((Comune.id.in_(_comuni_with(cycle, ReportTally.enrolments)), 1))),
+            func.count(case((Comune.id.in_(_comuni_with(cycle, ReportTally.completions)), 1))),
         ).where(*conditions)
     ).one()
     return Coverage(int(row[0]), int(row[1]), int(row[2]))
@@ -462,7 +495,7 @@ def unreached_query(
         query = query.where(
             eligible_condition(cycle),
             scope.comune_condition(),
-            Comune.id.not_in(_reached_comuni(cycle).where(User.comune_id.is_not(None))),
+            Comune.id.not_in(_comuni_with(cycle, ReportTally.enrolments)),
         )
         if region_id is not None:
             query = query.where(Comune.region_id == region_id)

@@ -31,6 +31,7 @@ from lgnetforma.models import (
     QuizAttempt,
     User,
 )
+from lgnetforma.services import tallies
 from lgnetforma.services.catalogue import active_modules, catalogue
 from lgnetforma.services.certificates import CODE_ALPHABET
 from lgnetforma.services.cycles import eligible_condition
@@ -245,6 +246,11 @@ def seed_synthetic(
     if progress is not None:
         progress(operators % 1000)
     _reset_sequences()
+    # The rows went in around the services: count them into the reports' tallies.
+    tallies.rebuild(cycle)
+    db.session.commit()
+    # Fresh planner statistics: the tables have just grown by orders of magnitude.
+    db.session.execute(text("ANALYZE"))
     db.session.commit()
     return SeedReport(
         operators=counts[User],

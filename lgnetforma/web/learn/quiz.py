@@ -75,8 +75,7 @@ def submit(public_id: str) -> str | Response:
         chosen[str(question.number)] = values
         if values:
             answers[question.number] = values[0] if question.kind == "short" else values
-    course, cycle = attempt.module.course, attempt.cycle
-    completed_before = learning.course_completion(current_user, course, cycle)
+    course = attempt.module.course
     try:
         submission = learning.submit_attempt(attempt, answers)
     except ServiceError as error:
@@ -96,7 +95,7 @@ def submit(public_id: str) -> str | Response:
                 "passed": attempt.passed,
             },
         )
-        audit_completion(current_user, course, cycle, completed_before)
+        audit_completion(submission.completion)
     db.session.commit()
     if not submission.first_time:
         flash(_("Questo tentativo era già stato inviato: ecco il suo risultato."), "info")

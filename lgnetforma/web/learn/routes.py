@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lgnetforma.content import Quiz
 from lgnetforma.extensions import db
-from lgnetforma.models import Certificate, Course, CourseCompletion, Cycle, User
+from lgnetforma.models import Certificate, Course, CourseCompletion
 from lgnetforma.services import catalogue as catalogue_service
 from lgnetforma.services import learning
 from lgnetforma.services.cycles import current_cycle
@@ -120,10 +120,10 @@ def module(slug: str, module_slug: str) -> str:
     if _operator():
         enrolment = learning.enrolment_for(current_user, course, cycle)
         if enrolment is not None:
-            completed_before = learning.course_completion(current_user, course, cycle)
-            learning.record_view(current_user, module, version, cycle, enrolment)
-            audit_completion(current_user, course, cycle, completed_before)
-            db.session.commit()
+            recorded = learning.record_view(current_user, module, version, cycle, enrolment)
+            if recorded.changed:  # a repeated view writes nothing and commits nothing
+                audit_completion(recorded.completion)
+                db.session.commit()
             attempts = learning.attempts_of(current_user, module, cycle)
     return render_template(
         "learn/module.html",
@@ -141,13 +141,8 @@ def module(slug: str, module_slug: str) -> str:
     )
 
 
-def audit_completion(
-    user: User, course: Course, cycle: Cycle, before: CourseCompletion | None
-) -> None:
-    """If ``user`` has just completed ``course``, record it and the certificate issued."""
-    if before is not None:
-        return
-    completion = learning.course_completion(user, course, cycle)
+def audit_completion(completion: CourseCompletion | None) -> None:
+    """Record a course completion just made, and the certificate issued with it."""
     if completion is None:
         return
     audit(
@@ -155,7 +150,7 @@ def audit_completion(
         object_type="course_completion",
         object_id=completion.id,
         comune_id=completion.comune_id,
-        details={"course": course.slug, "cycle": cycle.code},
+        details={"course": completion.course.slug, "cycle": completion.cycle.code},
     )
     code = db.session.scalar(
         select(Certificate.code).where(Certificate.completion_id == completion.id)
