@@ -37,10 +37,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             x_proto=app.config.get("PROXY_FIX_X_PROTO") or 0,
         )
 
-    from lgnetforma import extensions, i18n, security
+    from lgnetforma import database, extensions, i18n, security
     from lgnetforma.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(
@@ -48,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         locale_selector=i18n.select_locale,
         default_translation_directories=str(PACKAGE_ROOT / "translations"),
     )
+    i18n.install_template_gettext(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)

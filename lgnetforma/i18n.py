@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request, session
+from babel.support import Translations
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import get_translations
 from flask_login import current_user
 
 
@@ -24,3 +26,22 @@ def available_languages() -> dict[str, str]:
 
 def current_language() -> str:
     return select_locale() if request else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def install_template_gettext(app: Flask) -> None:
+    """Templates call gettext dozens of times per page: find the request's catalogue once
+    (Flask-Babel's own template callables look it up again on every call)."""
+
+    def catalogue() -> Translations:
+        found = g.get("_lgf_translations")
+        if found is None:
+            found = g._lgf_translations = get_translations()
+        return found
+
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: catalogue().ugettext(s),
+        ngettext=lambda s, p, n: catalogue().ungettext(s, p, n),
+        pgettext=lambda c, s: catalogue().upgettext(c, s),
+        npgettext=lambda c, s, p, n: catalogue().unpgettext(c, s, p, n),
+        newstyle=True,
+    )

@@ -37,7 +37,7 @@ class Course(db.Model):
     current_version_id: Mapped[int | None] = mapped_column(Integer)
     is_published: Mapped[bool] = mapped_column(default=False, index=True)
     # Editor draft of course.md, kept when it has errors so no typing is lost.
-    draft_source: Mapped[str | None] = mapped_column(Text)
+    draft_source: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     cycle: Mapped[Cycle] = relationship()
@@ -64,7 +64,7 @@ class CourseVersion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, deferred=True)  # only authoring reads it
     content_hash: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(300))
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -89,7 +89,7 @@ class Module(db.Model):
     position: Mapped[int] = mapped_column(Integer)
     current_version_id: Mapped[int | None] = mapped_column(Integer)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    draft_source: Mapped[str | None] = mapped_column(Text)
+    draft_source: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="modules")
@@ -113,7 +113,7 @@ class ModuleVersion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, deferred=True)  # only authoring reads it
     content_hash: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(300))
     duration: Mapped[int] = mapped_column(Integer)

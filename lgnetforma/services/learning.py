@@ -15,6 +15,8 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lgnetforma.content import AnswerError, Quiz, grade
 from lgnetforma.extensions import db
@@ -83,16 +85,21 @@ def enrol(
 ACTIVITY_RESOLUTION = timedelta(hours=1)
 
 
-def _touch(enrolment: Enrolment | None) -> bool:
-    """Record activity, at most once an hour: "active in the last 30 days" needs no more,
-    and a page view then writes nothing. True when it wrote."""
+def _activity_due(enrolment: Enrolment | None) -> bool:
+    """Activity is recorded at most once an hour: "active in the last 30 days" needs no
+    more, and a page view then writes nothing."""
     if enrolment is None:
         return False
-    now = utcnow()
-    if enrolment.last_activity_at is None or now - enrolment.last_activity_at > ACTIVITY_RESOLUTION:
-        enrolment.last_activity_at = now
-        return True
-    return False
+    last = enrolment.last_activity_at
+    return last is None or utcnow() - last > ACTIVITY_RESOLUTION
+
+
+def _touch(enrolment: Enrolment | None) -> bool:
+    """Record activity if due; True when it wrote."""
+    if not _activity_due(enrolment):
+        return False
+    enrolment.last_activity_at = utcnow()  # type: ignore[union-attr]
+    return True
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -121,13 +128,16 @@ def record_view(
     """Remember that an enrolled operator opened ``module`` (the first time counts).
 
     Nothing is recorded in a closed cycle: reading stays possible, its records do not change.
-    A repeated view writes nothing (activity is kept to the hour).
+    A repeated view of a quiz module writes nothing (activity is kept to the hour), and
+    then takes no lock either.
     """
+    viewed = _record_id(ModuleView, user, module, cycle) is not None
+    if viewed and version.quiz is not None and not _activity_due(enrolment):
+        return RecordedView(changed=False)
     if not cycle_is_open(cycle):
         return RecordedView(changed=False)
     changed = _touch(enrolment)
-    exists = _record_id(ModuleView, user, module, cycle)
-    if exists is None:
+    if not viewed:
         try:
             with db.session.begin_nested():
                 db.session.add(
@@ -145,6 +155,35 @@ def record_view(
         completion = _complete_module(user, module, version, cycle, attempt=None)
         return RecordedView(changed=True, completion=completion)
     return RecordedView(changed=changed)
+
+
+def attempt_rows(user: User, module: Module, cycle: Cycle) -> list[AttemptRow]:
+    """What the module page lists of the user's attempts (no answers, no results)."""
+    rows = db.session.execute(
+        select(
+            QuizAttempt.public_id,
+            QuizAttempt.number,
+            QuizAttempt.score,
+            QuizAttempt.submitted_at.is_not(None),
+            QuizAttempt.passed,
+        )
+        .where(
+            QuizAttempt.user_id == user.id,
+            QuizAttempt.module_id == module.id,
+            QuizAttempt.cycle_id == cycle.id,
+        )
+        .order_by(QuizAttempt.number)
+    )
+    return [AttemptRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    public_id: str
+    number: int
+    score: float | None
+    is_submitted: bool
+    passed: bool | None
 
 
 # --- quiz attempts ---------------------------------------------------------------------
@@ -220,7 +259,15 @@ def _shuffled_order(quiz: Quiz) -> dict[str, list[str]]:
 
 def attempt_by_public_id(public_id: str, user: User) -> QuizAttempt:
     """The user's own attempt; anything else (wrong id, someone else's) is not found."""
-    attempt = db.session.scalar(select(QuizAttempt).where(QuizAttempt.public_id == public_id))
+    attempt = db.session.scalar(
+        select(QuizAttempt)
+        .options(
+            joinedload(QuizAttempt.module).joinedload(Module.course),
+            joinedload(QuizAttempt.module_version),
+            joinedload(QuizAttempt.cycle),
+        )
+        .where(QuizAttempt.public_id == public_id)
+    )
     if attempt is None or attempt.user_id != user.id:
         raise LookupError(public_id)
     return attempt
@@ -257,21 +304,25 @@ def submit_attempt(attempt: QuizAttempt, answers: dict[int, list[str] | str]) ->
     ]
     # The conditional update is the lock: of any number of concurrent submissions, exactly
     # one finds the attempt still open.
+    values = {
+        "submitted_at": utcnow(),
+        "answers": stored_answers,
+        "results": results,
+        "score": result.score,
+        "passed": result.passed,
+    }
     outcome = db.session.execute(
         update(QuizAttempt)
         .where(QuizAttempt.id == attempt.id, QuizAttempt.submitted_at.is_(None))
-        .values(
-            submitted_at=utcnow(),
-            answers=stored_answers,
-            results=results,
-            score=result.score,
-            passed=result.passed,
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     first_time = outcome.rowcount == 1
-    db.session.flush()
-    db.session.refresh(attempt)
+    if first_time:  # the row now holds exactly these values
+        for name, value in values.items():
+            set_committed_value(attempt, name, value)
+    else:  # another submission won: show what it recorded
+        db.session.refresh(attempt)
     if first_time:
         tallies.record_attempt(
             attempt, course_id=attempt.module.course_id, comune_id=attempt.user.comune_id

@@ -43,7 +43,7 @@ from lgnetforma.models import (
 
 Key = tuple[int, ...]
 Counts = dict[str, int]
-BATCH = 1000  # rows per statement: SQLite takes at most 32,766 parameters
+BATCH = 1000  # rows per round of an executemany
 
 
 @dataclass(frozen=True)
@@ -65,22 +65,29 @@ BY_MONTH = _Table(ReportMonthTally, ("cycle_id", "comune_id", "year", "month"), 
 TABLES = (BY_COURSE, BY_MONTH)
 
 
+def _upsert(table: _Table, dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding to the counts; parameters come per row, so
+    the statement is compiled once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table.model.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=list(table.keys),
+        set_={c: table.model.__table__.c[c] + statement.excluded[c] for c in table.counts},
+    )
+
+
 def _bump(table: _Table, increments: dict[Key, Counts]) -> None:
-    """Add ``increments`` to ``table``, creating missing rows (a statement per thousand)."""
+    """Add ``increments`` to ``table``, creating missing rows."""
     rows = [
         {**dict(zip(table.keys, key, strict=True)), **table.zero(), **counts}
         for key, counts in sorted(increments.items())  # one lock order, whoever runs this
         if any(counts.values())
     ]
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if not rows:
+        return
+    statement = _upsert(table, db.session.get_bind().dialect.name)
     for start in range(0, len(rows), BATCH):
-        statement = insert(table.model).values(rows[start : start + BATCH])
-        statement = statement.on_conflict_do_update(
-            index_elements=list(table.keys),
-            set_={c: getattr(table.model, c) + statement.excluded[c] for c in table.counts},
-        )
-        db.session.execute(statement)
+        db.session.execute(statement, rows[start : start + BATCH])
 
 
 def record_enrolments(enrolments: Sequence[Enrolment]) -> None:
@@ -99,7 +106,10 @@ def record_enrolments(enrolments: Sequence[Enrolment]) -> None:
             select(User.id, User.comune_id)
             .where(User.id.in_(user_ids))
             .order_by(User.id)
-            .with_for_update()
+            # NO KEY UPDATE: compatible with the key-share locks that the enrolments'
+            # foreign keys already hold on these rows, so two enrolments queue here
+            # instead of deadlocking.
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE
         ).all()
     )
     enrolled_before = set(

@@ -124,7 +124,7 @@ def module(slug: str, module_slug: str) -> str:
             if recorded.changed:  # a repeated view writes nothing and commits nothing
                 audit_completion(recorded.completion)
                 db.session.commit()
-            attempts = learning.attempts_of(current_user, module, cycle)
+            attempts = learning.attempt_rows(current_user, module, cycle)
     return render_template(
         "learn/module.html",
         course=course,
