@@ -21,10 +21,10 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "si", "sì"}
 
 
-def _int(name: str) -> int:
+def _int(name: str, *, default: int = 0) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
-        return 0
+        return default
     if not value.isdigit():
         raise ConfigError(f"{name}={value!r} non è valido: indica un numero intero, ad esempio 1.")
     return int(value)
@@ -122,6 +122,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "EMAIL_TOKEN_MAX_AGE": 48 * 3600,
         "RESET_TOKEN_MAX_AGE": 3600,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # How long an app worker reuses the figures of the open cycle (0: never).
+        "REPORT_CACHE_SECONDS": _int("REPORT_CACHE_SECONDS", default=60),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     }
 

@@ -183,6 +183,7 @@ def app_config(database_url: str, smtp_server: tuple[Mailbox, int], tmp_path: Pa
         "SMTP_PORT": port,
         "SMTP_TIMEOUT": 5,
         "RATELIMIT_ENABLED": False,
+        "REPORT_CACHE_SECONDS": 0,  # figures read right after the actions that move them
         "PAGES_DIR": str(tmp_path / "pages"),
         "SERVER_NAME": None,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -185,3 +186,24 @@ def test_cli_finds_and_repairs_drifted_tallies(app, runner, two_courses):
     assert runner.invoke(args=["reports", "check-tallies"]).exit_code == 0
     with app.app_context():
         assert reports.summary(current_cycle(), Scope("national")).completions == 0
+
+
+def test_live_figures_are_reused_for_report_cache_seconds(app, client, make_user, two_courses):
+    app.config["REPORT_CACHE_SECONDS"] = 1
+    coordinator = app.test_client()
+    login(coordinator, make_user("admin"))
+
+    def enrolled_on_screen() -> str:
+        html = coordinator.get("/coordinamento/monitoraggio").get_data(as_text=True)
+        assert "si aggiornano ogni 1 secondi" in html
+        return re.search(r"<dt>Operatori iscritti</dt><dd>([^<]*)</dd>", html).group(1)
+
+    assert enrolled_on_screen() == "0"
+    login(client, make_user("operator"))
+    _enrol(client, "corso-uno")
+    assert enrolled_on_screen() == "0"  # within the second: the figures computed before
+    with app.app_context():  # a measurement at a given time is never reused
+        national = Scope("national")
+        assert reports.summary(current_cycle(), national, now=datetime.now(UTC)).enrolled == 1
+    time.sleep(1.1)
+    assert enrolled_on_screen() == "1"

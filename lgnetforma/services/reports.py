@@ -27,12 +27,14 @@ from the snapshot without touching live tables, and the figures never change aga
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, case, distinct, extract, func, select
 
@@ -59,6 +61,7 @@ from lgnetforma.services.cycles import SNAPSHOT_FORMAT, eligible_condition
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.scope import Scope
 
+T = TypeVar("T")
 GroupBy = Literal["region", "province", "comune", "course"]
 GROUP_BY: tuple[GroupBy, ...] = ("region", "province", "comune", "course")
 ACTIVE_DAYS = 30
@@ -262,6 +265,41 @@ def _figures_by_group(
     return {group: Figures(**values) for group, values in merged.items()}
 
 
+# --- a short reuse of live figures ---------------------------------------------------
+
+
+_LIVE: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+_LIVE_LOCK = threading.Lock()
+_LIVE_KEPT = 1024
+
+
+def _live(key: tuple[Any, ...], compute: Callable[[], T], *, now: datetime | None = None) -> T:
+    """``compute()`` for an open cycle, reused by this process for REPORT_CACHE_SECONDS.
+
+    A national dashboard is asked for by many coordinators at once and its figures move
+    by a few units a minute: recomputing them for every request would let a crowd of
+    readers starve the operators. Zero turns the reuse off; an explicit ``now`` (a
+    measurement at a given time) is never reused.
+    """
+    ttl = current_app.config.get("REPORT_CACHE_SECONDS", 0)
+    if not ttl or now is not None:
+        return compute()
+    key = (db.session.get_bind().url.render_as_string(hide_password=True), *key)
+    started = time.monotonic()
+    with _LIVE_LOCK:
+        found = _LIVE.get(key)
+        if found is not None and started - found[0] < ttl:
+            _LIVE.move_to_end(key)
+            return found[1]
+    value = compute()
+    with _LIVE_LOCK:
+        _LIVE[key] = (started, value)
+        _LIVE.move_to_end(key)
+        while len(_LIVE) > _LIVE_KEPT:
+            _LIVE.popitem(last=False)
+    return value
+
+
 # --- the figures -----------------------------------------------------------------------
 
 
@@ -271,7 +309,11 @@ def summary(cycle: Cycle, scope: Scope, *, now: datetime | None = None) -> Figur
     snapshot = _snapshot_source(cycle)
     if snapshot is not None:
         return snapshot.figures(scope, None).get(0, Figures())
-    return _figures_by_group(cycle, scope, None, now=now).get(0, Figures())
+    return _live(
+        ("summary", cycle.id, scope),
+        lambda: _figures_by_group(cycle, scope, None, now=now).get(0, Figures()),
+        now=now,
+    )
 
 
 def completion_report(
@@ -291,16 +333,25 @@ def completion_report(
     """
     where = {"region_id": region_id, "province_id": province_id}
     snapshot = _snapshot_source(cycle)
-    if snapshot is not None:
-        figures = snapshot.figures(scope, group_by, **where)
-        groups = snapshot.groups(scope, group_by, only=figures, **where)
-    else:
-        figures = _figures_by_group(cycle, scope, group_by, now=now, **where)
-        groups = _groups(cycle, scope, group_by, only=figures, **where)
-    return [
+    if snapshot is None:
+
+        def compute() -> tuple[ReportRow, ...]:
+            figures = _figures_by_group(cycle, scope, group_by, now=now, **where)
+            return _rows(_groups(cycle, scope, group_by, only=figures, **where), figures)
+
+        key = ("report", cycle.id, scope, group_by, region_id, province_id)
+        return list(_live(key, compute, now=now))
+    figures = snapshot.figures(scope, group_by, **where)
+    return list(_rows(snapshot.groups(scope, group_by, only=figures, **where), figures))
+
+
+def _rows(
+    groups: list[tuple[int, str, str, int | None]], figures: dict[int, Figures]
+) -> tuple[ReportRow, ...]:
+    return tuple(
         ReportRow(key, group_id, name, figures.get(group_id, Figures()), population)
         for group_id, key, name, population in groups
-    ]
+    )
 
 
 def _groups(
@@ -390,7 +441,10 @@ def completions_by_month(cycle: Cycle, scope: Scope) -> list[MonthCount]:
             .where(ReportMonthTally.cycle_id == cycle.id, scope.comune_condition())
             .group_by(ReportMonthTally.year, ReportMonthTally.month)
         )
-        counts = {(int(y), int(m)): int(n) for y, m, n in db.session.execute(query)}
+        counts = _live(
+            ("months", cycle.id, scope),
+            lambda: {(int(y), int(m)): int(n) for y, m, n in db.session.execute(query)},
+        )
         first, last = cycle.start_date, cycle.end_date
     months = []
     y, m = first.year, first.month
@@ -445,14 +499,17 @@ def coverage(
         conditions.append(Comune.region_id == region_id)
     if province_id is not None:
         conditions.append(Comune.province_id == province_id)
-    row = db.session.execute(
-        select(
-            func.count(Comune.id),
-            func.count(case((Comune.id.in_(_comuni_with(cycle, ReportTally.enrolments)), 1))),
-            func.count(case((Comune.id.in_(_comuni_with(cycle, ReportTally.completions)), 1))),
-        ).where(*conditions)
-    ).one()
-    return Coverage(int(row[0]), int(row[1]), int(row[2]))
+    query = select(
+        func.count(Comune.id),
+        func.count(case((Comune.id.in_(_comuni_with(cycle, ReportTally.enrolments)), 1))),
+        func.count(case((Comune.id.in_(_comuni_with(cycle, ReportTally.completions)), 1))),
+    ).where(*conditions)
+
+    def compute() -> Coverage:
+        row = db.session.execute(query).one()
+        return Coverage(int(row[0]), int(row[1]), int(row[2]))
+
+    return _live(("coverage", cycle.id, scope, region_id, province_id), compute)
 
 
 @dataclass

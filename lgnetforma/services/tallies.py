@@ -273,14 +273,27 @@ def rebuild(cycle: Cycle | None = None) -> int:
 
 
 def differences(cycle: Cycle | None = None) -> list[tuple[str, Key, str, int, int]]:
-    """Where the tallies disagree with a recount: (table, key, figure, stored, recounted)."""
+    """Where the tallies disagree with a recount: (table, key, figure, stored, recounted).
+
+    "enrolled" is compared per cycle and comune: which course carries an operator is the
+    first enrolment to be counted, and of two concurrent ones that need not be the one
+    with the lower id; only the sum over courses has a meaning.
+    """
     have, want = stored(cycle), recount(cycle)
     found = []
     for table in TABLES:
-        zero = table.zero()
-        for key in sorted(set(have[table]) | set(want[table])):
-            for name in table.counts:
-                a, b = have[table].get(key, zero)[name], want[table].get(key, zero)[name]
-                if a != b:
-                    found.append((table.model.__tablename__, key, name, a, b))
+        for name in table.counts:
+            a, b = _figure(have[table], table, name), _figure(want[table], table, name)
+            for key in sorted(set(a) | set(b)):
+                stored_value, recounted = a.get(key, 0), b.get(key, 0)
+                if stored_value != recounted:
+                    found.append((table.model.__tablename__, key, name, stored_value, recounted))
     return found
+
+
+def _figure(rows: dict[Key, Counts], table: _Table, name: str) -> dict[Key, int]:
+    """One figure of a tally, by key (by cycle and comune for "enrolled")."""
+    values: dict[Key, int] = defaultdict(int)
+    for key, counts in rows.items():
+        values[key[:2] if name == "enrolled" else key] += counts[name]
+    return {key: value for key, value in values.items() if value}
