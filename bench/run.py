@@ -35,6 +35,7 @@ RESULTS = ROOT / "bench" / "results"
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-key-" + "x" * 32
 QUIZ_POOL = 40_000  # open attempts prepared for the quiz-submission run
+WORKER_PEAKS: dict[str, list[float]] = {}  # database -> peak RSS (MB) of each worker
 ENDPOINTS = (
     "module_page",
     "quiz_submit",
@@ -465,6 +466,8 @@ def bench_database(database: str, args: argparse.Namespace) -> list[Run]:
             )
         if "csv_export" in wanted:
             runs.append(export_run(database, base, fixtures, server))
+        # Each worker's high-water mark over the whole run of this database.
+        WORKER_PEAKS[database] = [round(peak_rss_mb(pid), 1) for pid in worker_pids(server)]
     finally:
         stop_server(server)
     ceiling = runs[0].rps
@@ -522,6 +525,10 @@ def markdown(runs: list[Run]) -> str:
             f"| {run.database} | {name} | {run.requests} | {run.errors} | {run.rps:.1f} | "
             f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {ratio} |"
         )
+    lines.append("")
+    for database, peaks in WORKER_PEAKS.items():
+        listed = ", ".join(f"{p:.0f}" for p in sorted(peaks))
+        lines.append(f"Peak RSS per worker, {database}: {listed} MB.")
     return "\n".join(lines)
 
 
@@ -559,6 +566,9 @@ def main() -> None:
             "workers": args.workers,
         },
         "runs": [run.as_dict() for run in runs],
+        "workers": [
+            {"database": database, "peak_rss_mb": peaks} for database, peaks in WORKER_PEAKS.items()
+        ],
     }
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(table + "\n")

@@ -124,6 +124,10 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # How long an app worker reuses the figures of the open cycle (0: never).
         "REPORT_CACHE_SECONDS": _int("REPORT_CACHE_SECONDS", default=60),
+        # Connections each app worker keeps open to PostgreSQL, and how many more it may
+        # open at a peak (SQLAlchemy's defaults). A sync gunicorn worker needs one at a time.
+        "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", default=5),
+        "DATABASE_MAX_OVERFLOW": _int("DATABASE_MAX_OVERFLOW", default=10),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     }
 
@@ -137,6 +141,8 @@ def apply_database_options(config: dict[str, Any]) -> None:
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("options", "-c timezone=UTC")
         options["connect_args"] = connect_args
+        options.setdefault("pool_size", config.get("DATABASE_POOL_SIZE", 5))
+        options.setdefault("max_overflow", config.get("DATABASE_MAX_OVERFLOW", 10))
     config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
