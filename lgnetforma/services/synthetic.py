@@ -114,8 +114,8 @@ LAST_NAMES = (
 )
 # Share of operators enrolled in 1, 2, 3 … courses, and how far an enrolment gets.
 COURSES_PER_OPERATOR = (0.05, 0.15, 0.80)
-PROGRESS = (("none", 0.10), ("partial", 0.30), ("complete", 0.60))
-PASS_PROBABILITY = 0.5  # per attempt: about 20 attempts per operator overall
+PROGRESS = (("none", 0.05), ("partial", 0.25), ("complete", 0.70))
+PASS_PROBABILITY = 0.45  # per attempt: about 19 attempts per operator overall
 RESULTS_SAMPLE = 0.1  # share of attempts that keep per-question results (item analysis)
 
 
