@@ -309,3 +309,24 @@ def live_server(app: Any) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+def sql_statements(app: Any, action: Any) -> list[str]:
+    """The SQL statements that ``action()`` (one or more requests) runs."""
+    from sqlalchemy import event
+
+    from lgnetforma.extensions import db
+
+    counted: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        counted.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return counted

@@ -9,7 +9,7 @@ import threading
 import zipfile
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import (
@@ -22,7 +22,7 @@ from lgnetforma.models import (
 )
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.synthetic import seed_synthetic
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, sql_statements
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
 
 COURSE = "/corsi/corso-prova"
@@ -376,23 +376,6 @@ def test_twenty_concurrent_submissions_record_exactly_one(app, backend, make_use
         assert db.session.scalar(select(func.count()).select_from(ModuleCompletion)) == 1
 
 
-def _statements(app, request) -> list[str]:  # noqa: ANN001
-    """The SQL statements one request runs."""
-    counted: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
-        counted.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        request()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return counted
-
-
 def test_reading_and_submitting_cost_the_same_queries_whatever_the_data(
     app, client, make_user, tmp_path
 ):
@@ -409,15 +392,15 @@ def test_reading_and_submitting_cost_the_same_queries_whatever_the_data(
         token = csrf_token(client)
         assert _submit_with(client, public_id, WRONG, token).status_code == 303
 
-    small_read = _statements(app, read)
-    small_submit = _statements(app, submit_wrong)
+    small_read = sql_statements(app, read)
+    small_submit = sql_statements(app, submit_wrong)
     # A repeated view writes nothing.
     assert not [s for s in small_read if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
     with app.app_context():
         seed_synthetic(500, seed=3, cycle=current_cycle())
-    assert len(_statements(app, read)) == len(small_read) <= 10
+    assert len(sql_statements(app, read)) == len(small_read) <= 10
     # Opening the quiz (a new attempt) and submitting it.
-    assert len(_statements(app, submit_wrong)) == len(small_submit) <= 30
+    assert len(sql_statements(app, submit_wrong)) == len(small_submit) <= 30
 
 
 def _submit_with(client, public_id: str, answers: dict, token: str):  # noqa: ANN001, ANN202

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Region
@@ -16,6 +16,7 @@ from lgnetforma.services import reports
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.scope import Scope
 from lgnetforma.services.synthetic import seed_synthetic
+from tests.conftest import sql_statements
 from tests.factories.courses import import_courses, write_course
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -155,20 +156,10 @@ def test_dashboard_figures_equal_independent_sql_counts(app, national):
 
 
 def _statements(app, client, path: str) -> int:
-    counted: list[str] = []
-    with app.app_context():
-        engine = db.engine
+    def get() -> None:
+        assert client.get(path).status_code == 200
 
-    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
-        counted.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = client.get(path)
-        assert response.status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(counted)
+    return len(sql_statements(app, get))
 
 
 def test_query_counts_do_not_grow_with_data(app, client, login_as, tmp_path):
