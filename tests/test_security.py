@@ -4,7 +4,10 @@ never reach the database (NUL bytes, control characters in names)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -330,3 +333,18 @@ def test_names_with_control_characters_are_refused(app, client, name, mailbox):
     assert "senza caratteri di controllo" in html
     with app.app_context():
         assert db.session.scalar(select(User).filter_by(email="maria@example.it")) is None
+
+
+def test_static_assets_have_content_versioned_urls_cached_for_a_year(client):
+    html = client.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/static/css/app\.css\?v=([0-9a-f]{12}))"', html)
+    assert css, "the stylesheet URL carries its content hash"
+    content = (Path(__file__).resolve().parent.parent / "static/css/app.css").read_bytes()
+    assert css.group(2) == hashlib.sha256(content).hexdigest()[:12]
+    response = client.get(css.group(1))
+    assert response.status_code == 200
+    cache = response.headers["Cache-Control"]
+    assert "max-age=31536000" in cache and "immutable" in cache and "public" in cache
+    plain = client.get("/static/css/app.css")
+    assert "max-age=3600" in plain.headers["Cache-Control"]
+    assert "immutable" not in plain.headers["Cache-Control"]

@@ -8,6 +8,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     from lgnetforma.web import (
         admin,
+        assets,
         auth,
         author,
         certificates,
@@ -19,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     templating.init_app(app)
+    assets.init_app(app)
     errors.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
