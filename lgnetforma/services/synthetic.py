@@ -117,6 +117,16 @@ COURSES_PER_OPERATOR = (0.05, 0.15, 0.80)
 PROGRESS = (("none", 0.05), ("partial", 0.25), ("complete", 0.70))
 PASS_PROBABILITY = 0.45  # per attempt: about 19 attempts per operator overall
 RESULTS_SAMPLE = 0.1  # share of attempts that keep per-question results (item analysis)
+# The tables written, parents first (foreign keys find their rows, batch after batch).
+WRITTEN = (
+    User,
+    Enrolment,
+    ModuleView,
+    QuizAttempt,
+    ModuleCompletion,
+    CourseCompletion,
+    Certificate,
+)
 
 
 @dataclass(frozen=True)
@@ -181,27 +191,14 @@ def seed_synthetic(
     end = min(datetime.combine(cycle.end_date, datetime.max.time(), tzinfo=UTC), now)
     span = max((end - start).total_seconds(), 1.0)
     password_hash = hash_password(f"synthetic-{seed}-not-a-login")
-    ids = _Ids(
-        User, Enrolment, ModuleView, QuizAttempt, ModuleCompletion, CourseCompletion, Certificate
-    )
+    ids = _Ids(*WRITTEN)
     # Emails stay unique across runs on the same database, whatever the seed.
     tag = f"{seed}-{ids.peek(User)}"
     comune_names = dict(
         db.session.execute(select(Comune.id, Comune.name).where(Comune.id.in_(comuni))).all()
     )
 
-    batches: dict[type, list[dict[str, Any]]] = {
-        model: []
-        for model in (
-            User,
-            Enrolment,
-            ModuleView,
-            QuizAttempt,
-            ModuleCompletion,
-            CourseCompletion,
-            Certificate,
-        )
-    }
+    batches: dict[type, list[dict[str, Any]]] = {model: [] for model in WRITTEN}
     counts = dict.fromkeys(batches, 0)
 
     def flush(force: bool = False) -> None:
@@ -500,15 +497,7 @@ def _reset_sequences() -> None:
     """After inserting explicit ids, PostgreSQL's sequences must move past them."""
     if db.engine.dialect.name != "postgresql":
         return
-    for model in (
-        User,
-        Enrolment,
-        ModuleView,
-        QuizAttempt,
-        ModuleCompletion,
-        CourseCompletion,
-        Certificate,
-    ):
+    for model in WRITTEN:
         table = model.__tablename__
         db.session.execute(
             text(

@@ -66,6 +66,14 @@ class View:
             args["provincia"] = self.province.code
         return args
 
+    @property
+    def territory(self) -> dict[str, int | None]:
+        """The drill-down filter, as the report functions take it."""
+        return {
+            "region_id": self.region.id if self.region else None,
+            "province_id": self.province.id if self.province else None,
+        }
+
     def report(self, group_by: reports.GroupBy | None = None) -> list[reports.ReportRow]:
         return reports.completion_report(
             self.cycle,
@@ -151,8 +159,7 @@ def dashboard() -> str:
         coverage=reports.coverage(
             view.cycle,
             view.scope,
-            region_id=view.region.id if view.region else None,
-            province_id=view.province.id if view.province else None,
+            **view.territory,
         ),
         territory=territory,
         drill={row.id: _drill_url(view, row) for row in territory},
@@ -187,8 +194,7 @@ def coverage() -> str:
         reports.unreached_query(
             view.cycle,
             view.scope,
-            region_id=view.region.id if view.region else None,
-            province_id=view.province.id if view.province else None,
+            **view.territory,
             sort=sort,
         ),
         page=request.args.get("page", 1, type=int),
@@ -218,8 +224,7 @@ def coverage() -> str:
         coverage=reports.coverage(
             view.cycle,
             view.scope,
-            region_id=view.region.id if view.region else None,
-            province_id=view.province.id if view.province else None,
+            **view.territory,
         ),
         page=page,
         regions=regions,
@@ -263,8 +268,7 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
         query = reports.unreached_query(
             view.cycle,
             view.scope,
-            region_id=view.region.id if view.region else None,
-            province_id=view.province.id if view.province else None,
+            **view.territory,
         )
         headers = [_("Comune"), _("Codice ISTAT"), _("Provincia"), _("Regione"), _("Abitanti")]
 
