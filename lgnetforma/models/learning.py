@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Date,
     Float,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -132,6 +134,15 @@ class CourseCompletion(db.Model):
     course: Mapped[Course] = relationship()
     course_version: Mapped[CourseVersion] = relationship()
     cycle: Mapped[Cycle] = relationship()
+
+    @classmethod
+    def of_enrolment(cls) -> ColumnElement[bool]:
+        """The join condition from an enrolment to the completion of its course."""
+        return and_(
+            cls.user_id == Enrolment.user_id,
+            cls.course_id == Enrolment.course_id,
+            cls.cycle_id == Enrolment.cycle_id,
+        )
 
 
 class Certificate(db.Model):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import render_template
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from lgnetforma.extensions import db
@@ -92,14 +92,7 @@ def candidates(
         .join(Course, Course.id == Enrolment.course_id)
         .join(CourseVersion, CourseVersion.id == Course.current_version_id)
         .join(Comune, Comune.id == User.comune_id)
-        .outerjoin(
-            CourseCompletion,
-            and_(
-                CourseCompletion.user_id == Enrolment.user_id,
-                CourseCompletion.course_id == Enrolment.course_id,
-                CourseCompletion.cycle_id == Enrolment.cycle_id,
-            ),
-        )
+        .outerjoin(CourseCompletion, CourseCompletion.of_enrolment())
         .outerjoin(last_reminder, last_reminder.c.user_id == User.id)
         .options(contains_eager(Course.current_version))
         .where(

@@ -637,14 +637,7 @@ def operator_detail(
         .outerjoin(
             best, and_(best.c.user_id == Enrolment.user_id, best.c.course_id == Enrolment.course_id)
         )
-        .outerjoin(
-            CourseCompletion,
-            and_(
-                CourseCompletion.user_id == Enrolment.user_id,
-                CourseCompletion.course_id == Enrolment.course_id,
-                CourseCompletion.cycle_id == Enrolment.cycle_id,
-            ),
-        )
+        .outerjoin(CourseCompletion, CourseCompletion.of_enrolment())
         .where(Enrolment.cycle_id == cycle.id, scope.comune_condition())
         .order_by(Region.name, Province.abbreviation, Comune.name, User.full_name, Enrolment.id)
     )
