@@ -552,16 +552,24 @@ def backup_command(file: Path) -> None:
 
 @click.command("restore")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--unsigned",
+    is_flag=True,
+    help="Accetta un archivio senza firma valida (di un'altra installazione, o di prima "
+    "della firma): solo se ne conosci l'origine.",
+)
 @with_appcontext
-def restore_command(file: Path) -> None:
+def restore_command(file: Path, unsigned: bool) -> None:
     """Ripristina l'archivio FILE su un database vuoto (SQLite o PostgreSQL)."""
     import time
 
     from lgnetforma.services.backup import BackupError, restore
 
     started = time.perf_counter()
+    if unsigned:
+        click.echo("Attenzione: --unsigned, la firma dell'archivio non viene verificata.", err=True)
     try:
-        report = restore(file)
+        report = restore(file, unsigned=unsigned)
     except BackupError as error:
         _fail(str(error))
         return

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "production")
 
@@ -56,11 +57,19 @@ def _database_url(instance_path: Path) -> str:
     return url
 
 
+def _trusted_hosts(base_url: str, extra: str) -> list[str]:
+    """The hosts a request may name: PUBLIC_BASE_URL's, plus a comma-separated extra list."""
+    hosts = [urlsplit(base_url).hostname or ""] if base_url else []
+    hosts += [host.strip() for host in extra.split(",") if host.strip()]
+    return [host for host in hosts if host]
+
+
 def load_config(instance_path: Path) -> dict[str, Any]:
     """Build the Flask configuration from environment variables."""
     env = os.environ.get("LGNETFORMA_ENV", "development").strip().lower()
     production = env == "production"
     smtp_port = os.environ.get("SMTP_PORT", "25")
+    public_base_url = os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
     return {
         "LGNETFORMA_ENV": env,
         "SECRET_KEY": _secret_key(instance_path),
@@ -76,7 +85,14 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SMTP_SSL": _bool(os.environ.get("SMTP_SSL")),
         "SMTP_TIMEOUT": 10,
         "MAIL_SENDER": os.environ.get("MAIL_SENDER", "LGNetforma <noreply@lgnetforma.local>"),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        # Every absolute link (mail, QR code, API) starts here, never at the request's Host.
+        "PUBLIC_BASE_URL": public_base_url,
+        # In production a request naming another host gets 400 (Flask checks TRUSTED_HOSTS).
+        "TRUSTED_HOSTS": (
+            _trusted_hosts(public_base_url, os.environ.get("LGNETFORMA_TRUSTED_HOSTS", ""))
+            if production
+            else None
+        ),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_ENABLED": _bool(os.environ.get("LGNETFORMA_RATELIMIT"), default=True),
@@ -160,6 +176,12 @@ def check_production(config: dict[str, Any]) -> None:
         problems.append("la modalità debug è attiva: togli FLASK_DEBUG o impostalo a 0")
     if not config.get("SECRET_KEY_FROM_ENV"):
         problems.append("manca una chiave segreta esplicita: imposta SECRET_KEY")
+    base = urlsplit(str(config.get("PUBLIC_BASE_URL") or ""))
+    if base.scheme not in ("http", "https") or not base.hostname:
+        problems.append(
+            "manca l'indirizzo pubblico della piattaforma, da cui partono tutti i link inviati "
+            "per email: imposta PUBLIC_BASE_URL, ad esempio https://formazione.esempio.gov.it"
+        )
     uri = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
     if uri.startswith("sqlite") and not config.get("ALLOW_SQLITE_IN_PRODUCTION"):
         problems.append(

@@ -1,4 +1,4 @@
-"""Per-connection settings of the database engines."""
+"""Per-connection settings of the database engines, and the one LIKE-pattern rule."""
 
 from __future__ import annotations
 
@@ -8,6 +8,16 @@ from flask import Flask
 from sqlalchemy import event
 
 from lgnetforma.extensions import db
+
+# The escape character of every LIKE pattern built by ``like_pattern``.
+LIKE_ESCAPE = "\\"
+
+
+def like_pattern(text: str, *, anywhere: bool = True) -> str:
+    """A LIKE pattern matching ``text`` literally (``%`` and ``_`` typed in a search box are
+    characters, not wildcards); use it with ``escape=LIKE_ESCAPE``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%" if anywhere else f"{escaped}%"
 
 
 def _sqlite_connection(connection: Any, _record: Any) -> None:

@@ -14,6 +14,10 @@ from lgnetforma.extensions import db, login_manager
 SEEN_RESOLUTION = 60
 # Servers whose clocks differ by this much still accept each other's sessions.
 CLOCK_SKEW = 300
+# How long a client should wait before trying again after a 503 (seconds).
+RETRY_AFTER_SECONDS = 30
+# Pages whose address carries a personal token (reset, confirmation), signed in or not.
+PERSONAL_TOKEN_PATHS = ("/password/nuova/", "/conferma/")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -63,13 +67,34 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config.get("LGNETFORMA_ENV") == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if response.status_code == 503:
+        # Every 503 (database down, no open cycle, /readyz) says when to come back.
+        headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+    if _is_personal(response):
+        # Personal pages never stay in a shared cache or the browser's history store.
+        headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _is_personal(response: Response) -> bool:
+    """A page for one person: anything answered to a signed-in user, and the pages that
+    carry a token in their address, unless the view chose its own caching (course media)."""
+    if (
+        request.endpoint in ("static", "public.health", "public.ready")
+        or "Cache-Control" in response.headers
+    ):
+        return False
+    if request.path.startswith(PERSONAL_TOKEN_PATHS + ("/api/",)):
+        return True
+    return bool(current_user and current_user.is_authenticated)
 
 
 def _refuse_nul_bytes() -> None:
     """No text field ever needs NUL, and PostgreSQL cannot store it: refuse it at the door
-    with 400 rather than fail later with 500. (The JSON API checks its own parameters and
-    names the one at fault.)"""
+    with 400 rather than fail later with 500 (a path with NUL names nothing: 404). The JSON
+    API checks its own parameters and names the one at fault."""
+    if "\x00" in request.path:
+        abort(404)
     if request.path.startswith("/api/"):
         return
     for values in (request.args, request.form):

@@ -301,12 +301,31 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture
+def production_app(app_config: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The app as production runs it: secure cookies, HSTS, only PUBLIC_BASE_URL's host."""
+    monkeypatch.setenv("LGNETFORMA_ENV", "production")
+    monkeypatch.setenv("LGNETFORMA_ALLOW_SQLITE", "1")
+    monkeypatch.setenv("SECRET_KEY", "tests-only-secret-key")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://localhost")
+    from lgnetforma import create_app
+    from lgnetforma.extensions import db
+
+    app = create_app({**app_config, "LGNETFORMA_ENV": "production"})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def live_server(app: Any) -> Iterator[str]:
     """The real app served over HTTP on a free port, for Chromium."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = url  # the links it mails lead back to this server
+    yield url
     server.shutdown()
     thread.join(5)
 

@@ -20,6 +20,7 @@ ACCESS: dict[str, str | set[str]] = {
     "static": PUBLIC,
     "public.home": PUBLIC,
     "public.health": PUBLIC,
+    "public.ready": PUBLIC,
     "public.privacy": PUBLIC,
     "public.accessibility": PUBLIC,
     "public.set_language": PUBLIC,
@@ -86,7 +87,14 @@ ACCESS: dict[str, str | set[str]] = {
     "coordinate.audit_log": {"coordinator", "admin"},
 }
 
-SAMPLE_ARGS = {"integer": 1, "int": 1, "default": "x", "path": "css/app.css", "string": "x"}
+SAMPLE_ARGS = {
+    "integer": 1,
+    "int": 1,
+    "id": 1,
+    "default": "x",
+    "path": "css/app.css",
+    "string": "x",
+}
 
 
 def _url(app, rule) -> str:

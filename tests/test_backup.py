@@ -3,6 +3,8 @@ and non-empty targets are refused with the database untouched."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import shutil
 import uuid
@@ -204,13 +206,23 @@ def _counts(app: Any) -> dict[str, int] | None:
         }
 
 
-def _rewrite(source: Path, target: Path, change) -> Path:  # noqa: ANN001
-    """Copy an archive member by member; change(name, data) returns new data or None to drop."""
+def _signature(manifest: bytes, key: str = CONFIG["SECRET_KEY"]) -> str:
+    return "hmac-sha256:" + hmac.new(key.encode(), manifest, hashlib.sha256).hexdigest()
+
+
+def _rewrite(source: Path, target: Path, change, *, sign: bool = True) -> Path:  # noqa: ANN001
+    """Copy an archive member by member; change(name, data) returns new data or None to drop.
+    The manifest is signed again as the platform would (``sign``), so the checks after the
+    signature are the ones exercised."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
         for info in old.infolist():
+            if info.filename == "manifest.sig":
+                continue
             data = change(info.filename, old.read(info.filename))
             if data is not None:
                 new.writestr(info.filename, data)
+                if info.filename == "manifest.json" and sign:
+                    new.writestr("manifest.sig", _signature(data))
     return target
 
 
@@ -359,3 +371,147 @@ def test_backup_refuses_a_path_it_cannot_write(app, tmp_path):
     result = runner.invoke(args=["restore", str(folder)])
     assert result.exit_code == 1 and "è una cartella" in result.output
     assert not list(folder.iterdir())
+
+
+# --- trust, second pass (SECURITY.md "Backups"): probes of crafted archives ---------------
+
+
+def _edit_table(good: Path, target: Path, table: str, edit) -> Path:  # noqa: ANN001
+    """Rewrite one table's lines with edit(lines) -> lines, keeping the manifest consistent
+    (row count, SHA-256) and signed: only the values themselves are wrong."""
+    member = f"data/{table}.jsonl"
+    with zipfile.ZipFile(good) as archive:
+        lines = archive.read(member).splitlines(keepends=True)
+    data = b"".join(edit(lines))
+
+    def change(name: str, content: bytes) -> bytes:
+        if name == member:
+            return data
+        if name == "manifest.json":
+            document = json.loads(content)
+            for entry in document["tables"]:
+                if entry["name"] == table:
+                    entry["rows"] = len(data.splitlines())
+                    entry["sha256"] = hashlib.sha256(data).hexdigest()
+            return json.dumps(document).encode()
+        return content
+
+    return _rewrite(good, target, change)
+
+
+def _first_row(edit):  # noqa: ANN001, ANN202
+    def lines(rows: list[bytes]) -> list[bytes]:
+        record = json.loads(rows[0])
+        edit(record)
+        return [json.dumps(record).encode() + b"\n", *rows[1:]]
+
+    return lines
+
+
+@pytest.fixture
+def blank_target(backend, new_postgres, tmp_path):  # noqa: ANN001, ANN201
+    """An empty database of the parametrised kind, without schema."""
+    if backend == "postgresql":
+        return new_postgres()
+    return f"sqlite:///{tmp_path / 'blank.sqlite'}"
+
+
+def test_crafted_archives_end_in_a_clear_error_naming_table_and_line(app, blank_target, tmp_path):
+    good = tmp_path / "good.zip"
+    assert app.test_cli_runner().invoke(args=["backup", str(good)]).exit_code == 0
+
+    def population(value):  # noqa: ANN001, ANN202
+        return _first_row(lambda r: r.update(population=value))
+
+    cases = [
+        ("bad type", "comune", population("molti"), "riga 1, colonna population"),
+        ("bool for int", "comune", population(True), "serve un numero intero"),
+        ("huge int", "comune", population(2**70), "fuori dall'intervallo"),
+        ("NUL", "comune", _first_row(lambda r: r.update(name="Ro\x00ma")), "carattere NUL"),
+        (
+            "too long",
+            "province",
+            _first_row(lambda r: r.update(abbreviation="X" * 500)),
+            "colonna abbreviation: testo di 500 caratteri",
+        ),
+        ("bad date", "cycle", _first_row(lambda r: r.update(starts_on="ieri")), "starts_on"),
+        ("missing value", "comune", _first_row(lambda r: r.pop("name")), "obbligatorio"),
+        (
+            "duplicate key",
+            "region",
+            lambda rows: [rows[0], rows[0], *rows[1:]],
+            "data/region.jsonl (tabella region), riga",
+        ),
+        (
+            "foreign key",
+            "comune",
+            _first_row(lambda r: r.update(region_id=99999)),
+            "data/comune.jsonl (tabella comune), riga",
+        ),
+    ]
+    with _app(blank_target) as target:
+        for label, table, edit, message in cases:
+            archive = _edit_table(good, tmp_path / f"{label}.zip", table, edit)
+            result = target.test_cli_runner().invoke(args=["restore", str(archive)])
+            assert result.exit_code == 1, (label, result.output)
+            # (the schema creation may log before it, on a database without one)
+            last = result.output.strip().splitlines()[-1]
+            assert last.startswith("Errore: "), (label, result.output)
+            assert message in last, (label, result.output)
+            assert "Traceback" not in result.output
+            counts = _counts(target)
+            assert counts is None or not any(counts.values()) or counts.get("cycle") == 1, label
+        # The good archive still restores there afterwards: nothing was half-written.
+        result = target.test_cli_runner().invoke(args=["restore", str(good)])
+        assert result.exit_code == 0, result.output
+
+
+def test_partial_unsigned_and_oversized_archives_are_refused(app, tmp_path):
+    good = tmp_path / "good.zip"
+    assert app.test_cli_runner().invoke(args=["backup", str(good)]).exit_code == 0
+    keep = {"manifest.json", "data/region.jsonl", "data/province.jsonl"}
+
+    def only_a_few(name: str, data: bytes) -> bytes | None:
+        if name == "manifest.json":
+            document = json.loads(data)
+            document["tables"] = [t for t in document["tables"] if t["file"] in keep]
+            return json.dumps(document).encode()
+        return data if name in keep else None
+
+    partial = _rewrite(good, tmp_path / "partial.zip", only_a_few)
+    with _app(f"sqlite:///{tmp_path / 'seeded.sqlite'}") as target:
+        _migrate(target)
+        before = _counts(target)
+        assert before["cycle"] == 1  # the cycle the migrations create
+        result = target.test_cli_runner().invoke(args=["restore", str(partial)])
+        assert result.exit_code == 1 and "L'archivio è incompleto: mancano le tabelle" in (
+            result.output
+        )
+        assert _counts(target) == before
+
+        # Changed after signing (or made elsewhere): refused, unless --unsigned is given.
+        resigned = _rewrite(good, tmp_path / "other-key.zip", lambda n, d: d, sign=False)
+        with zipfile.ZipFile(resigned, "a") as archive, zipfile.ZipFile(good) as original:
+            archive.writestr(
+                "manifest.sig", _signature(original.read("manifest.json"), "altra chiave")
+            )
+        for archive in (
+            resigned,
+            _rewrite(good, tmp_path / "nosig.zip", lambda n, d: d, sign=False),
+        ):
+            result = target.test_cli_runner().invoke(args=["restore", str(archive)])
+            assert result.exit_code == 1 and "firma dell'archivio manca o non corrisponde" in (
+                result.output
+            ), result.output
+            assert _counts(target) == before
+        result = target.test_cli_runner().invoke(args=["restore", "--unsigned", str(resigned)])
+        assert result.exit_code == 0, result.output
+        assert "--unsigned, la firma dell'archivio non viene verificata" in result.output
+
+    # A manifest of several megabytes is refused before it is parsed.
+    def huge(name: str, data: bytes) -> bytes:
+        return data + b" " * 5_000_000 if name == "manifest.json" else data
+
+    big = _rewrite(good, tmp_path / "big.zip", huge)
+    result = app.test_cli_runner().invoke(args=["restore", str(big)])
+    assert result.exit_code == 1 and "manifest.json supera 1000000 byte" in result.output

@@ -14,6 +14,7 @@ SAFE = {
     "DEBUG": False,
     "SECRET_KEY_FROM_ENV": True,
     "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://db/lgnetforma",
+    "PUBLIC_BASE_URL": "https://formazione.example.gov.it",
 }
 
 
@@ -28,6 +29,8 @@ def test_safe_production_settings_pass():
         ({"SECRET_KEY_FROM_ENV": False}, "imposta SECRET_KEY"),
         ({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.sqlite"}, "LGNETFORMA_ALLOW_SQLITE=1"),
         ({"LGNETFORMA_ENV": "staging"}, "'development' oppure 'production'"),
+        ({"PUBLIC_BASE_URL": ""}, "imposta PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "formazione.example.gov.it"}, "imposta PUBLIC_BASE_URL"),
     ],
 )
 def test_unsafe_production_settings_are_refused(override, message):
@@ -52,6 +55,7 @@ def test_the_command_refuses_to_start_in_production_without_a_secret(tmp_path):
     )
     assert result.returncode == 2
     assert "SECRET_KEY" in result.stderr
+    assert "imposta PUBLIC_BASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
 
 

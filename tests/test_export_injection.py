@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from openpyxl import load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
 from lgnetforma.extensions import db
@@ -15,8 +17,10 @@ from lgnetforma.models import Comune, User
 from lgnetforma.services.accounts import create_user
 from lgnetforma.services.catalogue import course_by_slug
 from lgnetforma.services.cycles import current_cycle
+from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.exports import neutralise
 from lgnetforma.services.learning import enrol
+from lgnetforma.services.text import has_control_characters
 from tests.factories.courses import import_courses, write_course
 from tests.factories.xss import FORMULA_PREFIXES, XSS_CORPUS
 
@@ -31,18 +35,26 @@ def test_hostile_names_are_exported_as_text_and_formulas_neutralised(
     with app.app_context():
         db.session.scalar(select(Comune).filter_by(istat_code=ROMA)).name = EVIL_COMUNE
         db.session.commit()
-    names = [payload[:200] for payload in XSS_CORPUS]
+    names = [payload[:200] for payload in XSS_CORPUS] + ["Esc\x1b[31m", "Bell\x07"]
     with app.app_context():
         roma = db.session.scalar(select(Comune).filter_by(istat_code=ROMA))
         course, cycle = course_by_slug("corso-prova"), current_cycle()
         for n, name in enumerate(names):
-            user = create_user(
-                email=f"ostile{n}@example.it",
-                full_name=name,
-                role="operator",
-                password=None,
-                comune=roma,
-            )
+            email = f"ostile{n}@example.it"
+            if has_control_characters(name) or name.strip() != name:
+                # Refused at every entry point now; rows stored before the rule stay, and the
+                # exports must never fail on them.
+                with pytest.raises(ServiceError):
+                    create_user(
+                        email=email, full_name=name, role="operator", password=None, comune=roma
+                    )
+                user = User(email=email, full_name=name, role="operator", comune=roma)
+                db.session.add(user)
+                db.session.flush()
+            else:
+                user = create_user(
+                    email=email, full_name=name, role="operator", password=None, comune=roma
+                )
             enrol(user, course, cycle)
         db.session.commit()
         stored = {u.full_name for u in db.session.scalars(select(User))}
@@ -58,9 +70,13 @@ def test_hostile_names_are_exported_as_text_and_formulas_neutralised(
             assert not cell.startswith(FORMULA_PREFIXES), row
 
     response = client.get("/coordinamento/esporta/operatori.xlsx")
+    assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active
     values = list(sheet.iter_rows(min_row=2, values_only=True))
-    assert sorted(v[0] for v in values) == sorted(neutralise(n) for n in names)
+    # What XML cannot hold (ESC, NUL…) becomes U+FFFD; the rest comes out as typed.
+    assert sorted(v[0] for v in values) == sorted(
+        neutralise(ILLEGAL_CHARACTERS_RE.sub("\ufffd", n)) for n in names
+    )
     for row in sheet.iter_rows(min_row=1):
         for cell in row:
             assert cell.data_type != "f", cell.value  # never a formula

@@ -66,20 +66,6 @@ def test_cookies_are_httponly_and_samesite(client, make_user):
         assert "Secure" not in cookies[name]  # development, plain http
 
 
-@pytest.fixture
-def production_app(app_config, monkeypatch):
-    monkeypatch.setenv("LGNETFORMA_ENV", "production")
-    monkeypatch.setenv("LGNETFORMA_ALLOW_SQLITE", "1")
-    monkeypatch.setenv("SECRET_KEY", "tests-only-secret-key")
-    from lgnetforma import create_app
-
-    app = create_app({**app_config, "LGNETFORMA_ENV": "production"})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 def test_production_sends_hsts_and_only_secure_cookies(production_app, make_user):
     user = make_user("operator")
     client = production_app.test_client()

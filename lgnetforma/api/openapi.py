@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from flask_babel import gettext as _
 
+from lgnetforma.models.base import MAX_ID
 from lgnetforma.services.reports import GROUP_BY
 
 API_VERSION = "1.0.0"
@@ -24,7 +25,7 @@ TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
 MAX_PAGE = 100_000
 MAX_PER_PAGE = 500
 DEFAULT_PER_PAGE = 100
-MAX_USER_ID = 2_147_483_647
+MAX_USER_ID = MAX_ID
 
 
 def _shown(value: str) -> str:

@@ -4,6 +4,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, TypeDecorator
 
+# The largest value an id column holds (PostgreSQL ``integer``): a larger id names nothing.
+MAX_ID = 2_147_483_647
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""

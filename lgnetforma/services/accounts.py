@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -14,13 +15,45 @@ from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, Region, Role, User, utcnow
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.passwords import hash_password, password_problems, verify_password
+from lgnetforma.services.text import plain_text
 
+MAX_NAME_LENGTH = 200  # User.full_name
+MAX_EMAIL_LENGTH = 254  # RFC 5321
 CONFIRM_SALT = "lgnetforma-confirm-email"
 RESET_SALT = "lgnetforma-reset-password"
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def check_email(email: str) -> str:
+    """The address normalised, or ServiceError: the rule of every entry point."""
+    email = normalise_email(email or "")
+    if not email:
+        raise ServiceError(_l("L'indirizzo email è obbligatorio."), field="email")
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise ServiceError(_l("L'indirizzo email è troppo lungo."), field="email")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise ServiceError(
+            _l("Inserisci un indirizzo email valido, ad esempio nome@comune.it."), field="email"
+        ) from None
+    return email
+
+
+def check_full_name(full_name: str) -> str:
+    """A person's name: one line of visible text, present, at most MAX_NAME_LENGTH."""
+    name = " ".join(plain_text(full_name, "full_name").split())
+    if not name:
+        raise ServiceError(_l("Il nome è obbligatorio."), field="full_name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ServiceError(
+            _l("Il nome è troppo lungo (al massimo %(max)s caratteri).", max=MAX_NAME_LENGTH),
+            field="full_name",
+        )
+    return name
 
 
 def user_by_email(email: str) -> User | None:
@@ -60,7 +93,8 @@ def register_operator(
     *, full_name: str, email: str, password: str, comune: Comune, cycle: Cycle
 ) -> User:
     """Create an unconfirmed operator of an eligible comune."""
-    email = normalise_email(email)
+    email = check_email(email)
+    full_name = check_full_name(full_name)
     check_comune_eligible(comune, cycle)
     if user_by_email(email) is not None:
         raise ServiceError(_l("Esiste già un account con questo indirizzo email."), field="email")
@@ -90,11 +124,10 @@ def create_user(
     confirmed: bool = True,
 ) -> User:
     """Create any kind of account (CLI, admin pages, bulk enrolment)."""
-    email = normalise_email(email)
+    email = check_email(email)
+    full_name = check_full_name(full_name)
     if role not in set(Role):
         raise ServiceError(_l("Ruolo sconosciuto: %(role)s.", role=role), field="role")
-    if not full_name.strip():
-        raise ServiceError(_l("Il nome è obbligatorio."), field="full_name")
     if user_by_email(email) is not None:
         raise ServiceError(_l("Esiste già un account con questo indirizzo email."), field="email")
     if role == Role.OPERATOR and comune is None:

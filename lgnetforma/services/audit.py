@@ -12,7 +12,6 @@ The caller commits, together with the change the event describes.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -20,9 +19,11 @@ from typing import Any, Protocol
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, or_, select
 
+from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import db
 from lgnetforma.models import AuditEvent, Comune, User
 from lgnetforma.services.scope import Scope
+from lgnetforma.services.text import is_control
 
 # action -> label shown in the pages (the stored value is the key).
 ACTIONS: dict[str, Any] = {
@@ -81,9 +82,7 @@ def clean(value: Any, limit: int) -> str:
     """
     text = str(value)
     cleaned = "".join(
-        " "
-        if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
-        else ch
+        " " if is_control(ch) else ch
         for ch in text[: limit * 2]  # enough to fill ``limit`` even after trimming
     )
     return cleaned.strip()[:limit]
@@ -169,11 +168,6 @@ class AuditSearch:
     object_id: str | None = None
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def scope_condition(scope: Scope) -> ColumnElement[bool]:
     """Events about a comune or region inside ``scope``; events without a territory
     (an admin's own work, a trainer's login) belong to no coordinator's scope."""
@@ -199,7 +193,9 @@ def search_query(search: AuditSearch, scope: Scope | None = None) -> Select:
     if search.action:
         query = query.where(AuditEvent.action == search.action)
     if search.actor_email:
-        query = query.where(User.email.like(_like(search.actor_email.strip().lower()), escape="\\"))
+        query = query.where(
+            User.email.like(like_pattern(search.actor_email.strip().lower()), escape=LIKE_ESCAPE)
+        )
     if search.since:
         query = query.where(AuditEvent.occurred_at >= datetime.combine(search.since, time(), UTC))
     if search.until:

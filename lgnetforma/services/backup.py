@@ -7,14 +7,19 @@ content in base64, JSON columns as JSON, booleans as booleans. So an archive tak
 SQLite restores on PostgreSQL and the other way round.
 
 The manifest records the format, the creation time, the source database's dialect and
-Alembic revision and, per table, its row count and the SHA-256 of its data file. A restore
-checks all of it before touching the database, and refuses anything that does not add up.
+Alembic revision and, per table, its row count and the SHA-256 of its data file. It is signed
+(``manifest.sig``: HMAC-SHA256 with BACKUP_SIGNING_KEY, by default SECRET_KEY), so the
+signature covers every row. A restore checks all of it before touching the database — the
+signature, every table of the archive's revision present, every value of the right type and
+size — and refuses anything that does not add up, naming the table and the line. Sizes are
+bounded and every file is read as a stream, so a crafted archive cannot exhaust memory.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -25,15 +30,30 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Connection, Date, DateTime, Integer, LargeBinary, Table, func, select, text
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Table,
+    func,
+    select,
+    text,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import JSON
@@ -45,10 +65,21 @@ from lgnetforma.services.errors import ServiceError
 FORMAT = "lgnetforma-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+SIGNATURE_SCHEME = "hmac-sha256:"
+# A real manifest is a few kilobytes; a line is one row (course media in base64 the largest).
+MAX_MANIFEST_BYTES = 1_000_000
+MAX_LINE_BYTES = 64 * 1024 * 1024
 BATCH = 2000
 # What a fresh `lgnetforma db upgrade` writes by itself (migration 0001): a database holding
 # only this is empty for a restore, which replaces it with the archive's cycles.
 SEEDED_CYCLE_CODE = "2025-2026"
+
+
+try:  # COPY goes through psycopg's own cursor: its errors are not SQLAlchemy's
+    from psycopg import Error as DBAPIError
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    DBAPIError = SQLAlchemyError  # type: ignore[misc,assignment]
 
 
 class BackupError(ServiceError):
@@ -227,9 +258,9 @@ def backup(path: Path, *, progress: Callable[[str, int], None] | None = None) ->
                     if progress is not None:
                         progress(table.name, entries[-1].rows)
                 manifest = Manifest(created_at, revision, engine.dialect.name, entries)
-                archive.writestr(
-                    MANIFEST, json.dumps(manifest.as_dict(), indent=2, ensure_ascii=False)
-                )
+                raw = json.dumps(manifest.as_dict(), indent=2, ensure_ascii=False).encode()
+                archive.writestr(MANIFEST, raw)
+                archive.writestr(SIGNATURE, sign(raw))
             connection.rollback()
         os.replace(temporary, path)
     except BaseException:
@@ -266,12 +297,39 @@ def _write_table(archive: zipfile.ZipFile, connection: Connection, table: Table)
 # --- checking an archive ---------------------------------------------------------------
 
 
-def read_manifest(path: Path) -> Manifest:
+def _signing_key() -> bytes:
+    config = current_app.config
+    return str(config.get("BACKUP_SIGNING_KEY") or config["SECRET_KEY"]).encode()
+
+
+def sign(manifest: bytes) -> str:
+    """The signature of a manifest: HMAC-SHA256 with the signing key."""
+    return SIGNATURE_SCHEME + hmac.new(_signing_key(), manifest, hashlib.sha256).hexdigest()
+
+
+def _check_signature(archive: zipfile.ZipFile, raw: bytes) -> None:
+    try:
+        info = archive.getinfo(SIGNATURE)
+        stored = archive.read(info).decode("ascii").strip() if info.file_size < 200 else ""
+    except (KeyError, UnicodeDecodeError):
+        stored = ""
+    if not hmac.compare_digest(stored.encode(), sign(raw).encode()):
+        raise BackupError(
+            _l(
+                "La firma dell'archivio manca o non corrisponde: non è stato creato da questa "
+                "installazione (chiave BACKUP_SIGNING_KEY, o SECRET_KEY) oppure è stato "
+                "modificato. Se ne conosci l'origine e ti fidi, ripeti con --unsigned."
+            )
+        )
+
+
+def read_manifest(path: Path, *, unsigned: bool = False) -> Manifest:
     """Check the whole archive and return its manifest; raise BackupError on any problem.
 
-    Nothing is written anywhere: the ZIP structure, the manifest, every data file (present,
-    CRC, SHA-256, row count, each line a JSON object with known columns) and the Alembic
-    revision (one this version of the application knows).
+    Nothing is written anywhere: the signature (unless ``unsigned``), the ZIP structure, the
+    manifest, every table of the current schema present, every data file (present, CRC,
+    SHA-256, row count, each line a JSON object with known columns and values of the right
+    type and size) and the Alembic revision (one this version of the application knows).
     """
     path = Path(path)
     if path.is_dir():
@@ -280,8 +338,13 @@ def read_manifest(path: Path) -> Manifest:
         raise BackupError(_l("Il file %(path)s non esiste.", path=path))
     try:
         with zipfile.ZipFile(path) as archive:
-            manifest = _parse_manifest(archive)
+            raw = _read_manifest_bytes(archive)
+            if not unsigned:
+                _check_signature(archive, raw)
+            manifest = _parse_manifest(raw)
             tables = {t.name: t for t in _tables()}
+            if manifest.alembic_revision == _head_revision():
+                _check_complete(manifest, tables)
             for entry in manifest.tables:
                 if entry.name not in tables:
                     raise BackupError(
@@ -304,9 +367,9 @@ def read_manifest(path: Path) -> Manifest:
     return manifest
 
 
-def _parse_manifest(archive: zipfile.ZipFile) -> Manifest:
+def _read_manifest_bytes(archive: zipfile.ZipFile) -> bytes:
     try:
-        raw = archive.read(MANIFEST)
+        info = archive.getinfo(MANIFEST)
     except KeyError as error:
         raise BackupError(
             _l(
@@ -314,6 +377,33 @@ def _parse_manifest(archive: zipfile.ZipFile) -> Manifest:
                 name=MANIFEST,
             )
         ) from error
+    with archive.open(info) as member:
+        raw = member.read(MAX_MANIFEST_BYTES + 1)  # never trust the declared size
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise BackupError(
+            _l(
+                "%(name)s supera %(max)s byte: non è un manifesto di LGNetforma.",
+                name=MANIFEST,
+                max=MAX_MANIFEST_BYTES,
+            )
+        )
+    return raw
+
+
+def _check_complete(manifest: Manifest, tables: dict[str, Table]) -> None:
+    """An archive holds every table of its revision: a partial one would restore a
+    database without, say, its cycles."""
+    missing = sorted(set(tables) - {t.name for t in manifest.tables})
+    if missing:
+        raise BackupError(
+            _l(
+                "L'archivio è incompleto: mancano le tabelle %(names)s.",
+                names=", ".join(missing),
+            )
+        )
+
+
+def _parse_manifest(raw: bytes) -> Manifest:
     try:
         data = json.loads(raw.decode("utf-8"))
         if data.get("format") != FORMAT:
@@ -352,11 +442,12 @@ def _parse_manifest(archive: zipfile.ZipFile) -> Manifest:
 
 def _check_data_file(archive: zipfile.ZipFile, entry: TableEntry, table: Table) -> None:
     columns = {c.name for c in table.columns}
+    checks = _value_checks(table)
     digest = hashlib.sha256()
     rows = 0
     try:
         with archive.open(entry.file) as member:
-            for line in member:
+            for line in _lines(member, entry.file):
                 digest.update(line)
                 rows += 1
                 try:
@@ -381,6 +472,7 @@ def _check_data_file(archive: zipfile.ZipFile, entry: TableEntry, table: Table) 
                             unknown=", ".join(unknown) or "–",
                         )
                     )
+                _check_values(checks, record, entry.file, rows)
     except KeyError as error:
         raise BackupError(
             _l(
@@ -416,6 +508,139 @@ def _check_data_file(archive: zipfile.ZipFile, entry: TableEntry, table: Table) 
         )
 
 
+def _lines(member: IO[bytes], file: str) -> Iterator[bytes]:
+    """The lines of a data file, each at most MAX_LINE_BYTES (read as a stream)."""
+    number = 0
+    while True:
+        line = member.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise BackupError(
+                _l(
+                    "%(file)s, riga %(line)s: la riga supera %(max)s byte.",
+                    file=file,
+                    line=number,
+                    max=MAX_LINE_BYTES,
+                )
+            )
+        yield line
+
+
+ValueCheck = Callable[[Any], str | None]
+
+
+def _value_checks(table: Table) -> dict[str, tuple[bool, ValueCheck]]:
+    """Per column: (a value is required, the check of a present value → problem or None)."""
+    codecs = _codecs(table)
+    checks: dict[str, tuple[bool, ValueCheck]] = {}
+    for column in table.columns:
+        kind = column.type
+        impl = getattr(kind, "impl", kind)
+        required = not column.nullable and column.default is None and column.server_default is None
+        required = required and not (column.primary_key and isinstance(impl, Integer))
+        decode = codecs[column.name][1]
+        if isinstance(impl, Boolean):
+            check: ValueCheck = _expect_bool
+        elif isinstance(impl, Integer):
+            check = _expect_int
+        elif isinstance(impl, Float | Numeric):
+            check = _expect_number
+        elif isinstance(impl, Date | DateTime | LargeBinary):
+            check = _expect_decodable(decode)
+        elif isinstance(impl, JSON):
+            check = _expect_json
+        elif isinstance(impl, String):
+            check = _expect_text(impl.length, getattr(impl, "enums", None))
+        else:
+            check = _expect_anything
+        checks[column.name] = (required, check)
+    return checks
+
+
+def _check_values(
+    checks: dict[str, tuple[bool, ValueCheck]], record: dict[str, Any], file: str, line: int
+) -> None:
+    for name, (required, check) in checks.items():
+        value = record.get(name)
+        problem = (
+            (_("valore obbligatorio mancante") if required else None)
+            if value is None
+            else check(value)
+        )
+        if problem:
+            raise BackupError(
+                _l(
+                    "%(file)s, riga %(line)s, colonna %(column)s: %(problem)s.",
+                    file=file,
+                    line=line,
+                    column=name,
+                    problem=problem,
+                )
+            )
+
+
+def _expect_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else _("serve true o false")
+
+
+def _expect_int(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return _("serve un numero intero")
+    if not -(2**63) <= value < 2**63:
+        return _("numero fuori dall'intervallo ammesso")
+    return None
+
+
+def _expect_number(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _("serve un numero")
+    return None
+
+
+def _expect_decodable(decode: Codec) -> ValueCheck:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return _("serve un testo (data ISO 8601 o base64)")
+        try:
+            decode(value)
+        except (ValueError, TypeError):
+            return _("valore non valido: %(value)s", value=value[:40])
+        return None
+
+    return check
+
+
+def _expect_json(value: Any) -> str | None:
+    return _("il testo contiene il carattere NUL") if "\\u0000" in json.dumps(value) else None
+
+
+def _expect_text(length: int | None, enums: Any) -> ValueCheck:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return _("serve un testo")
+        if "\x00" in value:
+            return _("il testo contiene il carattere NUL")
+        if length is not None and len(value) > length:
+            return _(
+                "testo di %(found)s caratteri, al massimo %(max)s", found=len(value), max=length
+            )
+        if enums and value not in enums:
+            return _("valore non ammesso: %(value)s", value=value[:40])
+        return None
+
+    return check
+
+
+def _expect_anything(value: Any) -> str | None:
+    return None
+
+
+def _head_revision() -> str | None:
+    return _script().get_current_head()
+
+
 def _script() -> ScriptDirectory:
     return ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
 
@@ -439,7 +664,12 @@ def _check_revision(revision: str) -> None:
 # --- restore ---------------------------------------------------------------------------
 
 
-def restore(path: Path, *, progress: Callable[[str, int], None] | None = None) -> RestoreReport:
+def restore(
+    path: Path,
+    *,
+    progress: Callable[[str, int], None] | None = None,
+    unsigned: bool = False,
+) -> RestoreReport:
     """Restore the archive at ``path`` on an empty database.
 
     First the archive is checked entirely (``read_manifest``); then the target: if it has
@@ -449,7 +679,7 @@ def restore(path: Path, *, progress: Callable[[str, int], None] | None = None) -
     PostgreSQL sequences are moved past the restored ids. On any refusal or error the
     database is left as it was.
     """
-    manifest = read_manifest(path)
+    manifest = read_manifest(path, unsigned=unsigned)
     report = RestoreReport(manifest)
     report.migrated = _prepare_schema(manifest.alembic_revision)
     tables = {t.name: t for t in _tables()}
@@ -468,6 +698,14 @@ def restore(path: Path, *, progress: Callable[[str, int], None] | None = None) -
                 )
             )
         existing = [t for t in tables.values() if t.name in present]
+        not_in_archive = sorted(t.name for t in existing if t.name not in entries)
+        if not_in_archive:
+            raise BackupError(
+                _l(
+                    "L'archivio è incompleto: mancano le tabelle %(names)s.",
+                    names=", ".join(not_in_archive),
+                )
+            )
         _lock_tables(connection, existing)
         _require_empty(connection, existing)
         connection.execute(tables["cycle"].delete())  # the seeded cycle, if any
@@ -477,12 +715,20 @@ def restore(path: Path, *, progress: Callable[[str, int], None] | None = None) -
                 report.rows[table.name] = _insert_table(archive, connection, table, entry)
                 if progress is not None:
                     progress(table.name, report.rows[table.name])
+        _check_foreign_keys(connection, entries)
         _reset_sequences(connection, existing)
         session.commit()
     except BackupError:
         session.rollback()
         raise
-    except (SQLAlchemyError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:
+    except (
+        SQLAlchemyError,
+        DBAPIError,
+        ValueError,
+        TypeError,
+        KeyError,
+        zipfile.BadZipFile,
+    ) as error:
         session.rollback()
         raise BackupError(
             _l(
@@ -579,16 +825,78 @@ def _insert_table(
 ) -> int:
     count = 0
     for batch in _records(archive, entry, table):
-        if connection.dialect.name == "postgresql":
-            _copy(connection, table, batch)
-        else:
-            connection.execute(table.insert(), batch)
+        savepoint = connection.begin_nested()
+        try:
+            if connection.dialect.name == "postgresql":
+                _copy(connection, table, batch)
+            else:
+                connection.execute(table.insert(), batch)
+            savepoint.commit()
+        except (SQLAlchemyError, DBAPIError) as error:
+            savepoint.rollback()
+            raise _refused_row(connection, table, entry, count, batch, error) from error
         count += len(batch)
     if count != entry.rows:
         raise BackupError(
             _l("La tabella %(table)s non è stata ripristinata per intero.", table=table.name)
         )
     return count
+
+
+def _check_foreign_keys(connection: Connection, entries: dict[str, TableEntry]) -> None:
+    """PostgreSQL checks every reference as rows arrive; SQLite only when asked."""
+    if connection.dialect.name != "sqlite":
+        return
+    for table, rowid, parent, _fk in connection.exec_driver_sql("PRAGMA foreign_key_check"):
+        entry = entries.get(table)
+        raise BackupError(
+            _l(
+                "%(file)s (tabella %(table)s), riga con id %(id)s: rimanda a una riga di "
+                "%(parent)s che non esiste. Ripristino annullato, il database non è stato "
+                "modificato.",
+                file=entry.file if entry else table,
+                table=table,
+                id=rowid,
+                parent=parent,
+            )
+        )
+
+
+def _refused_row(
+    connection: Connection,
+    table: Table,
+    entry: TableEntry,
+    done: int,
+    batch: list[dict[str, Any]],
+    error: Exception,
+) -> BackupError:
+    """The database refused a batch (duplicate key, missing parent row…): find the first
+    row it refuses, one at a time, and name its line and the database's reason."""
+    for offset, row in enumerate(batch):
+        savepoint = connection.begin_nested()
+        try:
+            connection.execute(table.insert(), [row])
+        except (SQLAlchemyError, DBAPIError) as row_error:
+            savepoint.rollback()
+            return _refusal(entry, _("riga %(line)s", line=done + offset + 1), row_error)
+        savepoint.commit()  # kept until the whole restore is rolled back
+    where = _("righe %(first)s–%(last)s", first=done + 1, last=done + len(batch))
+    return _refusal(entry, where, error)
+
+
+def _refusal(entry: TableEntry, where: str, error: Exception) -> BackupError:
+    original = getattr(error, "orig", None) or error
+    message = str(original).strip().splitlines()
+    return BackupError(
+        _l(
+            "%(file)s (tabella %(table)s), %(where)s: il database rifiuta i dati "
+            "(%(error)s). Ripristino annullato, il database non è stato modificato.",
+            file=entry.file,
+            table=entry.name,
+            where=where,
+            error=message[0][:300] if message else type(original).__name__,
+        )
+    )
 
 
 def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
 from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -41,16 +40,22 @@ from lgnetforma.models import (
     User,
 )
 from lgnetforma.services import tallies
-from lgnetforma.services.accounts import check_comune_eligible, normalise_email, reset_token
+from lgnetforma.services.accounts import (
+    MAX_NAME_LENGTH,
+    check_comune_eligible,
+    check_email,
+    normalise_email,
+    reset_token,
+)
 from lgnetforma.services.cycles import ensure_cycle_open
 from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.mail import deliver_batch, mail_link, queue_mail
+from lgnetforma.services.links import absolute_url
+from lgnetforma.services.mail import deliver_batch, queue_mail
 from lgnetforma.services.scope import Scope
+from lgnetforma.services.text import has_control_characters
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
-MAX_NAME_LENGTH = 200
-MAX_EMAIL_LENGTH = 254
 # Header names, Italian or English, as people write them.
 HEADERS = {
     "nome": "name",
@@ -296,6 +301,8 @@ def preview(text: str, *, scope: Scope, cycle: Cycle) -> BulkPreview:
             reasons.append(
                 _("nome troppo lungo (al massimo %(max)s caratteri)", max=MAX_NAME_LENGTH)
             )
+        elif has_control_characters(name):
+            reasons.append(_("nome con caratteri di controllo o invisibili"))
 
         email = normalise_email(row.email)
         email_ok = False
@@ -339,7 +346,7 @@ def preview(text: str, *, scope: Scope, cycle: Cycle) -> BulkPreview:
 
         user = users.get(email) if email_ok else None
         if user is not None and comune is not None:
-            problem = _existing_account_problem(user, comune, scope)
+            problem = _existing_account_problem(user, comune)
             if problem:
                 reasons.append(problem)
 
@@ -369,29 +376,25 @@ def preview(text: str, *, scope: Scope, cycle: Cycle) -> BulkPreview:
 
 
 def _valid_email(email: str) -> bool:
-    if len(email) > MAX_EMAIL_LENGTH:
-        return False
     try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError:
+        check_email(email)
+    except ServiceError:
         return False
     return True
 
 
-def _existing_account_problem(user: User, comune: Comune, scope: Scope) -> str | None:
-    """Why an existing account cannot take this row, or None for the same operator."""
-    if user.role != Role.OPERATOR:
-        return _("esiste già un account con questa email con un altro ruolo (non operatore)")
-    if user.comune_id != comune.id:
-        if user.comune is not None and scope.includes(user.comune):
-            return _(
-                "esiste già un account con questa email per un altro comune (%(name)s)",
-                name=user.comune.name,
-            )
-        # Do not tell where an account outside the territory belongs.
-        return _("esiste già un account con questa email per un altro comune")
-    if not user.is_active_account or user.deleted_at is not None:
-        return _("esiste già un account con questa email, ma è disattivato")
+def _existing_account_problem(user: User, comune: Comune) -> str | None:
+    """Why an existing account cannot take this row, or None for the same operator.
+
+    One answer for every reason: the preview never tells in which comune, with which role
+    or in which state somebody else's account is (no account oracle)."""
+    if (
+        user.role != Role.OPERATOR
+        or user.comune_id != comune.id
+        or not user.is_active_account
+        or user.deleted_at is not None
+    ):
+        return _("l'email appartiene a un account che questo caricamento non può modificare")
     return None
 
 
@@ -557,7 +560,7 @@ def confirm(text: str, *, scope: Scope, cycle: Cycle, actor: User, filename: str
                     comune=row.comune,
                     cycle=cycle,
                     courses=[c.current_version.title for c in row.courses if c.current_version],
-                    link=mail_link("auth.reset", token=reset_token(user)),
+                    link=absolute_url("auth.reset", token=reset_token(user)),
                 )
                 mails.append(queue_mail(user.email, subject, body))
         upload = BulkUpload(

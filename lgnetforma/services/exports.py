@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -79,4 +80,8 @@ def xlsx_file(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]])
 def _xlsx_value(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones; values are UTC
+    if isinstance(value, str):
+        # XML cannot hold C0 controls (an ESC in a stored name made openpyxl raise): they
+        # become U+FFFD, so the export never fails on what the database holds.
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     return neutralise(value)

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import inspect, select, update
 
 from lgnetforma.extensions import db
@@ -27,14 +27,6 @@ def queue_mail(recipient: str, subject: str, body: str) -> OutboundMail:
     mail = OutboundMail(recipient=recipient, subject=subject, body=body)
     db.session.add(mail)
     return mail
-
-
-def mail_link(endpoint: str, **values: object) -> str:
-    """An absolute address for a mail: PUBLIC_BASE_URL when set, else the request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return f"{base}{url_for(endpoint, **values)}"
-    return url_for(endpoint, _external=True, **values)
 
 
 def send_mail(recipient: str, subject: str, body: str) -> bool:

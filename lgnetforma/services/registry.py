@@ -17,6 +17,7 @@ from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, Province, Region
 from lgnetforma.services.cycles import count_eligible_comuni, eligible_condition
 from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.text import has_control_characters
 
 DEFAULT_COMUNI_FILE = PACKAGE_ROOT / "data" / "comuni_istat_2023.csv"
 COLUMNS = (
@@ -127,6 +128,13 @@ def _check_record(record: dict[str, str]) -> list[str]:
     for column in ("name", "province", "province_name", "region"):
         if not record[column]:
             problems.append(f"{column} vuoto")
+    for column, value in record.items():
+        if has_control_characters(value):
+            # e.g. a name mis-encoded from Windows-1252 ("Števerjan" read as "\x8ateverjan")
+            problems.append(
+                f"{column} {value!r} contiene caratteri di controllo: controlla la codifica "
+                "del file (serve UTF-8)"
+            )
     population = record["population"]
     if population and not population.isdigit():
         problems.append(f"popolazione {population!r} non numerica")

@@ -30,7 +30,8 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services.mail import deliver_batch, mail_link, queue_mail
+from lgnetforma.services.links import absolute_url
+from lgnetforma.services.mail import deliver_batch, queue_mail
 from lgnetforma.services.scope import Scope
 
 THROTTLE = timedelta(days=7)
@@ -124,7 +125,7 @@ def render_reminder(user: User, courses: Sequence[Course]) -> tuple[str, str]:
     items = [
         {
             "title": course.current_version.title if course.current_version else course.slug,
-            "link": mail_link("learn.course", slug=course.slug),
+            "link": absolute_url("learn.course", slug=course.slug),
         }
         for course in courses
     ]
@@ -132,7 +133,7 @@ def render_reminder(user: User, courses: Sequence[Course]) -> tuple[str, str]:
         "mail/reminder.txt",
         user=user,
         courses=items,
-        my_courses_link=mail_link("learn.my_courses"),
+        my_courses_link=absolute_url("learn.my_courses"),
     )
     return _("Promemoria: i tuoi corsi LGNetforma da completare"), body
 

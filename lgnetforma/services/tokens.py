@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from lgnetforma.extensions import db
 from lgnetforma.models import ApiToken, User, utcnow
 from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.text import plain_text
 
 TOKEN_PREFIX = "lgf_"  # noqa: S105 - a marker, not a secret
 # What the profile shows to tell tokens apart: "lgf_" and 8 random characters.
@@ -48,7 +49,7 @@ def tokens_of(user: User) -> list[ApiToken]:
 
 def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns the row and the plaintext, which is not stored."""
-    name = (name or "").strip()
+    name = plain_text(name, "name")
     if not name:
         raise ServiceError(_l("Dai un nome al token, ad esempio lo script che lo userà."), "name")
     if len(name) > MAX_NAME_LENGTH:

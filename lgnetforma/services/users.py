@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
+from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Region, Role, User
+from lgnetforma.services.accounts import check_full_name
 from lgnetforma.services.errors import ServiceError
 
 
@@ -15,8 +17,13 @@ def user_query(*, text: str = "", role: str = "") -> Select:
     if role:
         query = query.where(User.role == role)
     if text:
-        pattern = f"%{text.strip().lower()}%"
-        query = query.where(or_(func.lower(User.full_name).like(pattern), User.email.like(pattern)))
+        pattern = like_pattern(text.strip().lower())
+        query = query.where(
+            or_(
+                func.lower(User.full_name).like(pattern, escape=LIKE_ESCAPE),
+                User.email.like(pattern, escape=LIKE_ESCAPE),
+            )
+        )
     return query
 
 
@@ -47,11 +54,10 @@ def update_user(
         raise ServiceError(
             _l("L'ambito è una regione oppure un comune, non entrambi."), field="scope_comune"
         )
-    if not full_name.strip():
-        raise ServiceError(_l("Il nome è obbligatorio."), field="full_name")
+    full_name = check_full_name(full_name)
     if user.role != role or user.is_active_account != active:
         user.session_version += 1  # new powers or none: start from a fresh session
-    user.full_name = full_name.strip()
+    user.full_name = full_name
     user.role = role
     user.is_active_account = active
     user.scope_region = scope_region

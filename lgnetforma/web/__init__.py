@@ -18,7 +18,9 @@ def register_blueprints(app: Flask) -> None:
         public,
         templating,
     )
+    from lgnetforma.web.urls import IdConverter
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     templating.init_app(app)
     assets.init_app(app)
     errors.init_app(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, url_for
+from flask import Blueprint, Response, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -14,6 +14,7 @@ from lgnetforma.services.certificates import (
     pdf_filename,
     render_pdf,
 )
+from lgnetforma.services.links import absolute_url
 from lgnetforma.services.scope import Scope
 from lgnetforma.web.audit import audit
 
@@ -22,10 +23,7 @@ bp = Blueprint("certificates", __name__)
 
 def verify_url(code: str) -> str:
     """The public verification address printed in the QR code."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return f"{base}{url_for('certificates.verify', code=code)}"
-    return url_for("certificates.verify", code=code, _external=True)
+    return absolute_url("certificates.verify", code=code)
 
 
 def may_download(completion: CourseCompletion) -> bool:

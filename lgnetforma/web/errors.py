@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from lgnetforma.extensions import db
 from lgnetforma.services.cycles import NoCurrentCycle
@@ -32,13 +32,20 @@ MESSAGES = {
 }
 
 
-def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
+def render_error(status: int, detail: str | None = None) -> Response:
     title, message = MESSAGES.get(status, MESSAGES[500])
     if request.path.startswith("/api/"):
-        return {"error": {"status": status, "message": str(detail or message)}}, status  # type: ignore[return-value]
-    return render_template(
-        "errors/error.html", status=status, title=title, message=detail or message
-    ), status
+        response = make_response(
+            {"error": {"status": status, "message": str(detail or message)}}, status
+        )
+    else:
+        response = make_response(
+            render_template(
+                "errors/error.html", status=status, title=title, message=detail or message
+            ),
+            status,
+        )
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -46,6 +53,15 @@ def init_app(app: Flask) -> None:
     def csrf_error(error: CSRFError):  # noqa: ANN202
         return render_error(
             400, str(_l("La sessione del modulo è scaduta o non è valida: ricarica la pagina."))
+        )
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError):  # noqa: ANN202
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no templated page.
+        return Response(
+            "400 Bad Request: host not recognised / indirizzo del sito non riconosciuto\n",
+            status=400,
+            mimetype="text/plain",
         )
 
     @app.errorhandler(HTTPException)

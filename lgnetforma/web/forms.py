@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from flask_babel import lazy_gettext as _l
 from wtforms import Field, Form, PasswordField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from lgnetforma.services.passwords import MAX_LENGTH
+from lgnetforma.services.text import PLAIN_TEXT_MESSAGE, has_control_characters
 
 
 def strip(value: str | None) -> str | None:
@@ -21,13 +20,9 @@ def required() -> DataRequired:
 
 
 def plain_text(form: Form, field: Field) -> None:
-    """A validator for names: one line, no control or formatting characters (CR, LF, tab,
-    bidirectional overrides), which could forge lines in logs or disguise a name."""
-    if isinstance(field.data, str) and any(
-        unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
-        for ch in field.data
-    ):
-        raise ValidationError(_l("Usa solo testo su una riga, senza caratteri di controllo."))
+    """A validator for names: the service layer's rule (services/text.py), said early."""
+    if isinstance(field.data, str) and has_control_characters(field.data):
+        raise ValidationError(PLAIN_TEXT_MESSAGE)
 
 
 def email_validators() -> list:

@@ -16,9 +16,12 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from lgnetforma import PACKAGE_ROOT
 from lgnetforma.content.render import render_markdown
+from lgnetforma.extensions import db
 from lgnetforma.services.cycles import NoCurrentCycle, count_eligible_comuni, current_cycle
 from lgnetforma.web.urls import safe_next_url
 
@@ -47,6 +50,20 @@ def home() -> str:
 def health() -> Response:
     """For load balancers: the app answers. No database, no session, no template."""
     return Response("ok\n", mimetype="text/plain")
+
+
+@bp.get("/readyz")
+def ready() -> Response:
+    """For orchestrators: 200 when the database answers, else 503 (with Retry-After)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        current_app.logger.error("not ready: database unreachable: %s", error)
+        return Response("database unreachable\n", status=503, mimetype="text/plain")
+    finally:
+        db.session.remove()
+    return Response("ready\n", mimetype="text/plain")
 
 
 @bp.get("/privacy")

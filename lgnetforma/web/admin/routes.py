@@ -12,12 +12,14 @@ from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Region, User
 from lgnetforma.services import accounts
 from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.links import absolute_url
 from lgnetforma.services.mail import send_mail
 from lgnetforma.services.registry import find_comune
 from lgnetforma.services.users import regions, update_user, user_query
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.admin.forms import StaffCreateForm, UserEditForm, UserSearchForm
 from lgnetforma.web.audit import audit, audit_page
+from lgnetforma.web.urls import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
@@ -29,6 +31,7 @@ def users() -> str:
     form = UserSearchForm(request.args)
     page = db.paginate(
         user_query(text=form.q.data or "", role=form.role.data or ""),
+        page=page_number(),
         per_page=PAGE_SIZE,
         error_out=False,
     )
@@ -86,7 +89,7 @@ def create_user() -> str | Response:
                 details=_audited_fields(user),
             )
             db.session.commit()
-            link = url_for("auth.reset", token=accounts.reset_token(user), _external=True)
+            link = absolute_url("auth.reset", token=accounts.reset_token(user))
             body = render_template("mail/invitation.txt", user=user, link=link)
             send_mail(user.email, _("Il tuo account LGNetforma"), body)
             flash(

@@ -10,7 +10,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -21,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import SQLAlchemyError
 
 from lgnetforma.extensions import db, limiter
 from lgnetforma.models import User, utcnow
@@ -28,6 +28,7 @@ from lgnetforma.services import accounts
 from lgnetforma.services.audit import typed_email
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.links import absolute_url
 from lgnetforma.services.mail import send_mail
 from lgnetforma.services.personal_data import delete_account, export_data
 from lgnetforma.services.registry import eligible_comuni, find_comune
@@ -56,7 +57,7 @@ MAIL_QUEUED = _l(
 
 
 def _send_confirmation(user: User) -> bool:
-    link = url_for("auth.confirm", token=accounts.confirmation_token(user), _external=True)
+    link = absolute_url("auth.confirm", token=accounts.confirmation_token(user))
     body = render_template("mail/confirm.txt", user=user, link=link)
     return send_mail(user.email, _("Conferma il tuo indirizzo email – LGNetforma"), body)
 
@@ -207,8 +208,7 @@ def _login_budgets(email: str) -> tuple[Budget, Budget, Budget]:
 
 def _too_many_attempts(budget: Budget) -> Response:
     """The same 429 page whoever the email belongs to, if anyone."""
-    html, status = render_error(429)
-    response = make_response(html, status)
+    response = render_error(429)
     response.headers["Retry-After"] = str(throttle.retry_after(budget))
     return response
 
@@ -273,15 +273,24 @@ def _failed_login(email: str, budgets: tuple[Budget, Budget, Budget]) -> None:
 
 
 def _start_session(user: User, *, remember: bool) -> None:
-    """A fresh session on login (no fixation), keeping only the chosen language."""
+    """A fresh session on login (no fixation), keeping only the chosen language.
+
+    The login is written to the audit trail first: if the database refuses the write, the
+    answer is 503 and no session cookie is issued (an unrecorded login never happens).
+    """
+    user.last_login_at = utcnow()
+    audit("login", actor=user, object_type="user", object_id=user.id, comune_id=user.comune_id)
+    try:
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        current_app.logger.error("login not recorded, refused: %s", error)
+        abort(503)
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
     login_user(user, remember=remember)
-    user.last_login_at = utcnow()
-    audit("login", actor=user, object_type="user", object_id=user.id, comune_id=user.comune_id)
-    db.session.commit()
 
 
 @bp.post("/esci")
@@ -297,7 +306,18 @@ def logout() -> Response:
     if lang:
         session["lang"] = lang
     flash(_("Sei uscito da LGNetforma."), "info")
-    return redirect(url_for("public.home"))
+    response = redirect(url_for("public.home"))
+    # session.clear() dropped Flask-Login's own "clear the cookie" mark: delete it here.
+    config = current_app.config
+    response.delete_cookie(
+        config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+        path=config.get("REMEMBER_COOKIE_PATH", "/"),
+        domain=config.get("REMEMBER_COOKIE_DOMAIN"),
+        secure=bool(config.get("REMEMBER_COOKIE_SECURE")),
+        httponly=True,
+        samesite=config.get("REMEMBER_COOKIE_SAMESITE"),
+    )
+    return response
 
 
 @bp.route("/password/recupero", methods=["GET", "POST"])
@@ -318,7 +338,7 @@ def reset_request() -> str | Response:
         throttle.spend([per_email])
         user = accounts.user_by_email(form.email.data)
         if user is not None and user.is_active:
-            link = url_for("auth.reset", token=accounts.reset_token(user), _external=True)
+            link = absolute_url("auth.reset", token=accounts.reset_token(user))
             body = render_template("mail/reset.txt", user=user, link=link)
             send_mail(user.email, _("Reimposta la password – LGNetforma"), body)
         # The same answer whether or not the address is registered.
