@@ -2,7 +2,8 @@
 
 The counterpart of :mod:`lgnetforma.content.parse`: pure functions, so that nothing
 outside this package needs to know how ``course.md`` or a module is written. Every
-source produced here parses with no problems.
+source produced here parses with no errors; the review warnings of a new source
+(:mod:`lgnetforma.content.review`) tell the author what is still to be written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lgnetforma.content.model import CourseMeta, CourseStatus, ModuleDoc, Proble
 from lgnetforma.content.parse import parse_course_meta, parse_module_text
 from lgnetforma.content.quiz import DEFAULT_PASS_MARK, QuizExtension
 from lgnetforma.content.render import normalise_newlines, render_markdown
+from lgnetforma.content.review import SOURCES_HEADING
 
 COURSE_STATUSES: tuple[CourseStatus, ...] = ("draft", "published")
 
@@ -35,6 +37,9 @@ COURSE_DESCRIPTION_PLACEHOLDER = (
 MODULE_BODY_PLACEHOLDER = (
     "Scrivi qui il testo del modulo. Puoi usare titoli (## Sezione), elenchi, tabelle, "
     "collegamenti e immagini con testo alternativo."
+)
+MODULE_SOURCES_PLACEHOLDER = (
+    "- Norme e documenti su cui si basa il modulo, ciascuno con la sua data."
 )
 
 
@@ -99,7 +104,10 @@ def new_module_source(*, title: str, duration: int = 30) -> str:
     """A new module: front matter, the title as a heading and a placeholder paragraph."""
     title = _one_line(title)
     front = _front_matter({"title": title, "duration": int(duration)})
-    return f"{front}\n# {_markdown_text(title)}\n\n{MODULE_BODY_PLACEHOLDER}\n"
+    return (
+        f"{front}\n# {_markdown_text(title)}\n\n{MODULE_BODY_PLACEHOLDER}\n\n"
+        f"## {SOURCES_HEADING}\n\n{MODULE_SOURCES_PLACEHOLDER}\n"
+    )
 
 
 def _split_lines(source: str) -> list[tuple[str, str]]:

@@ -72,6 +72,8 @@ class QuizBlock:
 
     line: int
     quiz: Quiz | None
+    #: File line of the closing fence (the last line of the file when unclosed).
+    end_line: int = 0
 
 
 class QuizExtension(Extension):
@@ -145,7 +147,7 @@ class QuizPreprocessor(Preprocessor):
                     default_pass=ext.default_pass,
                     media_prefix=ext.media_prefix,
                 )
-                ext.blocks.append(QuizBlock(file_line, parsed.quiz))
+                ext.blocks.append(QuizBlock(file_line, parsed.quiz, ext.first_line + end))
                 ext.problems.extend(parsed.problems)
                 ext.references.extend(parsed.references)
                 output.append("")
@@ -337,10 +339,16 @@ def _parse_lines(lines: Sequence[str], first_line: int, error: _Report) -> list[
         elif is_answer:
             current.answer_lines += 1
             answer = text[1:].strip()
-            if answer:
-                current.answers.append((line, answer))
-            else:
+            if not answer:
                 error(line, "risposta accettata vuota: scrivi il testo dopo '= '")
+            elif not normalise_answer(answer):
+                error(
+                    line,
+                    f"risposta accettata senza lettere né cifre: '{answer}' (le risposte si "
+                    "confrontano senza punteggiatura, quindi nessuna risposta la uguaglierebbe)",
+                )
+            else:
+                current.answers.append((line, answer))
             target, after_answer = None, True
         elif is_feedback:
             body = text[1:]
@@ -487,14 +495,39 @@ class Grade:
     per_question: tuple[QuestionResult, ...]
 
 
-def normalise_answer(text: str) -> str:
-    """Compare form of a short answer: no case, accents, outer or repeated spaces.
+#: Leading Italian articles that a short answer may or may not have ("il Ministero").
+#: ``l'`` and ``un'`` are here without the apostrophe, which becomes a space first.
+LEADING_ARTICLES = frozenset({"il", "lo", "la", "i", "gli", "le", "l", "un", "uno", "una"})
 
-    Typographic apostrophes and quotes count as plain ones (``dell’Interno``).
+
+def normalise_answer(text: str) -> str:
+    """Compare form of a short answer, applied to what is typed and to each accepted answer.
+
+    No case, no accents; every punctuation character becomes a space; spaces are trimmed
+    and collapsed; leading Italian articles go (``il``, ``lo``, ``la``, ``i``, ``gli``,
+    ``le``, ``l'``, ``un``, ``uno``, ``una``, ``un'``) unless nothing else is left. So
+    ``"art.118"`` matches ``"art. 118"`` and ``"il Ministero dell'Interno"`` matches
+    ``"Ministero dell’Interno"``. Idempotent.
     """
     decomposed = unicodedata.normalize("NFKD", text.translate(_TYPOGRAPHIC))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
+    kept = "".join(
+        " " if unicodedata.category(c).startswith("P") else c
+        for c in decomposed
+        if not unicodedata.combining(c)
+    )
+    words = kept.casefold().split()
+    while len(words) > 1 and words[0] in LEADING_ARTICLES:
+        del words[0]
+    return " ".join(words)
+
+
+def required_points(pass_mark: float, total: int) -> int:
+    """The fewest correct answers out of ``total`` that pass (the one rounding rule)."""
+    return next((k for k in range(total + 1) if _passes(k, total, pass_mark)), total)
+
+
+def _passes(points: int, total: int, pass_mark: float) -> bool:
+    return total > 0 and points / total + 1e-9 >= pass_mark
 
 
 def grade(quiz: Quiz, answers: Mapping[int, Sequence[str] | str]) -> Grade:
@@ -530,7 +563,7 @@ def grade(quiz: Quiz, answers: Mapping[int, Sequence[str] | str]) -> Grade:
     points = sum(1 for r in results if r.correct)
     total = len(results)
     score = points / total if total else 0.0
-    passed = total > 0 and score + 1e-9 >= quiz.pass_mark
+    passed = _passes(points, total, quiz.pass_mark)
     return Grade(score, points, total, passed, tuple(results))
 
 
