@@ -8,6 +8,7 @@ the first. Arbitrary text never raises: it yields a course or problems.
 
 from __future__ import annotations
 
+import html as html_lib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,6 +35,7 @@ from lgnetforma.content.render import (
     RenderedBody,
     local_target,
     normalise_newlines,
+    raw_html_notes,
     render_markdown,
 )
 from lgnetforma.content.review import (
@@ -624,7 +626,10 @@ def _check_body(
     course_files: frozenset[str],
 ) -> None:
     """Links and images of the body and of the quiz: targets exist, images have alt text."""
-    located = _locate(rendered.references, _prose_lines(fm, quiz_ext), fm.body_line)
+    prose = _prose_lines(fm, quiz_ext)
+    for note in raw_html_notes(prose):
+        report(note.line, note.message, note.severity)
+    located = _locate(rendered.references, prose, fm.body_line)
     for line, ref in [*located, *quiz_ext.references]:
         _check_reference(line, ref, report, media=media, course_files=course_files)
 
@@ -632,26 +637,65 @@ def _check_body(
 def _locate(
     references: Sequence[Reference], lines: Sequence[tuple[int, str]], fallback: int
 ) -> list[tuple[int, Reference]]:
-    """Give each reference the line it was written on (the n-th use of a URL, n-th line)."""
+    """Give each reference the line it was written on.
+
+    The n-th link or image to a URL is put on the line of the n-th place that writes a
+    link or image to that URL (Markdown ``](url``, ``[id]: url``, ``<url>``, or an
+    ``href``/``src`` attribute, entities decoded), so that the same URL elsewhere (in a
+    ``<script>`` or an ``<iframe>``) does not move it; failing that, on the n-th line
+    where the URL appears at all.
+    """
+    written: dict[str, list[int]] = {}
+    for number, text in lines:
+        for url in _written_urls(text):
+            written.setdefault(url, []).append(number)
     occurrences: dict[str, list[int]] = {}
     seen: dict[str, int] = {}
     located: list[tuple[int, Reference]] = []
     for ref in references:
         url = ref.url
         if url not in occurrences:
-            variants = {url, url.replace("&", "&amp;")}
-            occurrences[url] = [
-                number
-                for number, text in lines
-                if url
-                for _ in range(max(text.count(v) for v in variants))
-            ]
+            found = written.get(url.strip(), [])
+            if not found:
+                variants = {url, url.replace("&", "&amp;")}
+                found = [
+                    number
+                    for number, text in lines
+                    if url
+                    for _ in range(max(text.count(v) for v in variants))
+                ]
+            occurrences[url] = found
         found = occurrences[url]
         index = seen.get(url, 0)
         seen[url] = index + 1
         line = found[min(index, len(found) - 1)] if found else fallback
         located.append((line, ref))
     return located
+
+
+_MARKDOWN_URL = re.compile(r"\]\(\s*(?:<(?P<angle>[^>\n]*)>|(?P<plain>(?:[^()\s]|\([^()\s]*\))+))")
+_DEFINITION_URL = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(?P<url>[^\s>]+)")
+_AUTOLINK_URL = re.compile(r"<(?P<url>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
+_HTML_URL = re.compile(
+    r"<(?:a|img)\b[^>]*?\b(?:href|src)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))",
+    re.I,
+)
+
+
+def _written_urls(text: str) -> list[str]:
+    """The URLs a line writes as links or images, entities decoded, in the order written."""
+    if "(" not in text and "<" not in text and ":" not in text:
+        return []
+    found: list[tuple[int, str]] = []
+    for match in _MARKDOWN_URL.finditer(text):
+        found.append((match.start(), match["angle"] or match["plain"] or ""))
+    for match in _DEFINITION_URL.finditer(text):
+        found.append((match.start(), match["url"]))
+    for match in _AUTOLINK_URL.finditer(text):
+        found.append((match.start(), match["url"]))
+    for match in _HTML_URL.finditer(text):
+        found.append((match.start(), match["dq"] or match["sq"] or match["bare"] or ""))
+    return [html_lib.unescape(url).strip() for _, url in sorted(found)]
 
 
 def _check_reference(

@@ -156,6 +156,19 @@ class QuizPreprocessor(Preprocessor):
             code_fence = CODE_FENCE.match(line)
             if code_fence:
                 close = closer.find(code_fence["fence"], index + 1)
+                swallowed = _swallowed_fence(lines, index, close, code_fence["fence"])
+                if swallowed is not None:
+                    ext.problems.append(
+                        Problem(
+                            "",
+                            file_line,
+                            f"blocco di codice non chiuso: la riga '{code_fence['fence']}' della "
+                            f"riga {ext.first_line + close} lo chiude solo dopo la riga "
+                            f"{ext.first_line + swallowed} ('{lines[swallowed].strip()[:20]}'), "
+                            "che finirebbe nel codice con tutto il suo blocco: chiudi il codice "
+                            "prima, o usa per il blocco esterno un recinto più lungo (````)",
+                        )
+                    )
                 if close is not None:
                     ext.fenced_lines.update(range(file_line, ext.first_line + close + 1))
                     output.extend(lines[index : close + 1])
@@ -173,6 +186,23 @@ class QuizPreprocessor(Preprocessor):
             output.append(line)
             index += 1
         return output
+
+
+def _swallowed_fence(lines: list[str], start: int, close: int | None, fence: str) -> int | None:
+    """The first line inside a code block that opens another block with the same fence.
+
+    ```` ```python ```` left open before ```` ```quiz ```` makes the quiz's closing line
+    close the code instead: the quiz is shown as code. A fence of the same characters and
+    length with an info string cannot be nested, so it means the code was never closed.
+    """
+    if close is None:
+        return None
+    for index in range(start + 1, close):
+        text = lines[index]
+        rest = text[len(fence) :]
+        if text.startswith(fence) and rest.strip() and rest[0] != fence[0]:
+            return index
+    return None
 
 
 # --------------------------------------------------------------------------- block parser

@@ -431,3 +431,119 @@ class _ReferenceCollector(HTMLParser):
             self.references.append(Reference("image", values.get("src") or "", values.get("alt")))
 
     handle_startendtag = handle_starttag
+
+
+# --------------------------------------------------------------------------- raw HTML report
+
+#: Elements without content: never "unclosed".
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "frame", "hr", "img", "input", "link"}
+_VOID_TAGS |= {"meta", "param", "source", "track", "wbr"}
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+_HTML_TOKEN = re.compile(
+    r"!--|(?P<close>/)?(?P<tag>[A-Za-z][A-Za-z0-9-]*)(?=[\s/>])(?P<attrs>[^<>]*)(?P<end>/?>)?"
+)
+_HTML_ATTRIBUTE = re.compile(
+    r"(?P<name>[^\s\"'>/=]+)(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?"
+)
+
+
+@dataclass(frozen=True)
+class HtmlNote:
+    """Raw HTML the sanitiser will change, at a 1-based ``line``."""
+
+    line: int
+    message: str
+    severity: Literal["error", "warning"]
+
+
+def raw_html_notes(lines: Sequence[tuple[int, str]]) -> list[HtmlNote]:
+    """What the allow-list will remove from raw HTML written in Markdown prose lines.
+
+    ``lines`` are (file line, text) pairs without fenced code and quiz blocks. A removed
+    tag, attribute or comment is a warning ("sarà rimosso"); an element that is removed
+    with its content and never closed is an error, since it would remove everything
+    that follows. Code spans are skipped; the scan is linear in the text.
+    """
+    notes: list[HtmlNote] = []
+    open_dropped: list[tuple[str, int]] = []  # (tag, line) of dropped elements still open
+    in_comment = False
+    for number, text in lines:
+        if "<" not in text and not in_comment:
+            continue
+        scan = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), text)
+        position = 0
+        if in_comment:
+            end = scan.find("-->")
+            if end < 0:
+                continue
+            in_comment, position = False, end + 3
+        while True:
+            start = scan.find("<", position)
+            if start < 0:
+                break
+            if start > 0 and scan[start - 1] == "\\":
+                position = start + 1
+                continue
+            match = _HTML_TOKEN.match(scan, start + 1)
+            if match is None:
+                position = start + 1
+                continue
+            position = match.end()
+            if match.group(0) == "!--":
+                notes.append(HtmlNote(number, "il commento HTML sarà rimosso", "warning"))
+                end = scan.find("-->", position)
+                if end < 0:
+                    in_comment = True
+                    break
+                position = end + 3
+                continue
+            tag = match["tag"].lower()
+            if open_dropped and tag != open_dropped[-1][0]:
+                continue  # inside <script>, <style>…: text, not tags
+            if match["close"]:
+                if open_dropped and open_dropped[-1][0] == tag:
+                    open_dropped.pop()
+                continue
+            self_closing = (match["end"] or "").startswith("/")
+            if tag in _DROP_WITH_CONTENT:
+                notes.append(
+                    HtmlNote(
+                        number,
+                        f"l'elemento <{tag}> sarà rimosso insieme al suo contenuto: i lettori "
+                        "non lo vedranno",
+                        "warning",
+                    )
+                )
+                if not self_closing and tag not in _VOID_TAGS:
+                    open_dropped.append((tag, number))
+                continue
+            if tag not in _BLOCK_TAGS:
+                notes.append(
+                    HtmlNote(
+                        number,
+                        f"il tag <{tag}> non è ammesso e sarà rimosso (il suo testo resta)",
+                        "warning",
+                    )
+                )
+                continue
+            allowed = _ATTRIBUTES.get(tag, set())
+            for attribute in _HTML_ATTRIBUTE.finditer(match["attrs"] or ""):
+                name = attribute["name"].lower()
+                if name not in allowed:
+                    notes.append(
+                        HtmlNote(
+                            number,
+                            f"l'attributo '{name}' di <{tag}> non è ammesso e sarà rimosso",
+                            "warning",
+                        )
+                    )
+    for tag, number in open_dropped[:1]:
+        notes.append(
+            HtmlNote(
+                number,
+                f"l'elemento <{tag}> aperto qui non è mai chiuso: tutto il testo che segue "
+                f"sarebbe rimosso; chiudilo con </{tag}>",
+                "error",
+            )
+        )
+    return notes

@@ -253,7 +253,10 @@ def test_preview_of_a_valid_module():
     preview = preview_module_text(
         "01-chi-coordina.md", QUIZ_MODULE, media=("media/ciclo.png",), media_prefix="/m/"
     )
-    assert syntax(preview.problems) == () and preview.errors == ()
+    assert preview.errors == ()
+    # The <script> of the body is removed, and the author is told where.
+    assert [(p.line, p.severity) for p in syntax(preview.problems)] == [(8, "warning")]
+    assert "<script> sarà rimosso" in syntax(preview.problems)[0].message
     assert preview.document is not None and preview.document.slug == "chi-coordina"
     assert preview.quiz is not None and len(preview.quiz.questions) == 1
     assert 'src="/m/ciclo.png"' in preview.html
