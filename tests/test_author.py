@@ -519,6 +519,15 @@ def test_preview_is_sanitised_and_locates_problems(client, course_with_module):
     assert "errori" in data["status"] or "errore" in data["status"]
 
 
+def test_preview_refuses_text_over_the_limit_unread(client, course_with_module):
+    slug, module_slug = course_with_module
+    source = "---\ntitle: T\nduration: 5\n---\n" + "<a " * 70_000
+    data = _preview(client, slug, {"source": source, "module": module_slug}).get_json()
+    assert (re.sub(r"<[^>]*>", "", data["html"]).strip(), data["toc_html"]) == ("", "")
+    assert [(p["line"], p["severity"]) for p in data["problems"]] == [(1, "error")]
+    assert "troppo lungo" in data["problems"][0]["message"]
+
+
 def test_preview_shows_the_quiz_and_problem_lines(client, course_with_module):
     slug, module_slug = course_with_module
     broken = _preview(client, slug, {"source": QUIZ_WITHOUT_CORRECT, "module": module_slug})

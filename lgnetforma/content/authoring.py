@@ -18,7 +18,7 @@ import yaml
 from lgnetforma.content.model import CourseMeta, CourseStatus, ModuleDoc, Problem, Quiz
 from lgnetforma.content.parse import parse_course_meta, parse_module_text
 from lgnetforma.content.quiz import DEFAULT_PASS_MARK, QuizExtension
-from lgnetforma.content.render import normalise_newlines, render_markdown
+from lgnetforma.content.render import MAX_SOURCE_CHARS, normalise_newlines, render_markdown
 from lgnetforma.content.review import SOURCES_HEADING
 
 COURSE_STATUSES: tuple[CourseStatus, ...] = ("draft", "published")
@@ -244,6 +244,8 @@ def preview_module_text(
     )
     if doc is not None:
         return Preview(doc.body_html, doc.toc_html, problems, doc.quiz, doc)
+    if len(text) > MAX_SOURCE_CHARS:  # refused unread: nothing to show
+        return Preview("", "", problems)
     try:
         fallback = _render_anyway(text, default_pass=default_pass, media_prefix=media_prefix)
     except Exception:  # arbitrary text must never raise: the problems say enough
@@ -258,6 +260,8 @@ def preview_course_text(
     meta, problems = parse_course_meta(text, media=media, media_prefix=media_prefix)
     if meta is not None:
         return Preview(meta.description_html, "", problems, None, meta)
+    if len(text) > MAX_SOURCE_CHARS:  # refused unread: nothing to show
+        return Preview("", "", problems)
     try:
         fallback = _render_anyway(text, default_pass=DEFAULT_PASS_MARK, media_prefix=media_prefix)
     except Exception:  # arbitrary text must never raise: the problems say enough

@@ -30,6 +30,7 @@ from lgnetforma.content.model import (
 )
 from lgnetforma.content.quiz import DEFAULT_PASS_MARK, QuizExtension, parse_percent
 from lgnetforma.content.render import (
+    MAX_SOURCE_CHARS,
     MEDIA_DIR,
     Reference,
     RenderedBody,
@@ -304,6 +305,18 @@ def _read_date(fm: _FrontMatter, key: str, report: Report) -> date | None:
     return None
 
 
+def _too_long(text: str, report: Report) -> bool:
+    """A source over MAX_SOURCE_CHARS is refused before it is read any further."""
+    if len(text) <= MAX_SOURCE_CHARS:
+        return False
+    report(
+        1,
+        f"il file è troppo lungo: {len(text)} caratteri, al massimo {MAX_SOURCE_CHARS} "
+        "(dividi il modulo in moduli più brevi)",
+    )
+    return True
+
+
 # --------------------------------------------------------------------------- course.md
 
 
@@ -342,6 +355,8 @@ def _parse_course_meta(
     media_prefix: str,
     course_files: frozenset[str],
 ) -> CourseMeta | None:
+    if _too_long(course_md, report):
+        return None
     text = normalise_newlines(course_md)
     fm = _split_front_matter(text, COURSE_KEYS, report)
     title = _read_text(fm, "title", report, required=True)
@@ -492,6 +507,8 @@ def _parse_module(
     course_files: frozenset[str],
 ) -> ModuleDoc | None:
     name = _split_module_filename(filename, report)
+    if _too_long(text, report):
+        return None
     fm = _split_front_matter(normalise_newlines(text), MODULE_KEYS, report)
     title = _read_text(fm, "title", report, required=True)
     duration = _read_minutes(fm, "duration", report)
@@ -677,7 +694,7 @@ _MARKDOWN_URL = re.compile(r"\]\(\s*(?:<(?P<angle>[^>\n]*)>|(?P<plain>(?:[^()\s]
 _DEFINITION_URL = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(?P<url>[^\s>]+)")
 _AUTOLINK_URL = re.compile(r"<(?P<url>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
 _HTML_URL = re.compile(
-    r"<(?:a|img)\b[^>]*?\b(?:href|src)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))",
+    r"<(?:a|img)\b[^<>]*?\b(?:href|src)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))",
     re.I,
 )
 

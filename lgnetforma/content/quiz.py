@@ -29,6 +29,7 @@ from lgnetforma.content.model import Option, Problem, Question, Quiz, Severity
 from lgnetforma.content.render import (
     CODE_FENCE,
     MAX_BRACKETS_PER_BLOCK,
+    MAX_INLINE_CHARS,
     FenceCloser,
     Reference,
     render_inline_references,
@@ -415,6 +416,8 @@ def _render(
             text.lines[0][0],
             f"testo con più di {MAX_BRACKETS_PER_BLOCK} parentesi quadre '[': accorcialo",
         )
+    if len(source) > MAX_INLINE_CHARS:
+        error(text.lines[0][0], f"testo di più di {MAX_INLINE_CHARS} caratteri: accorcialo")
     html, refs = render_inline_references(source, media_prefix=media_prefix)
     for ref in refs:
         line = next(

@@ -35,7 +35,7 @@ from lgnetforma.content import (
     set_course_status,
 )
 from lgnetforma.content.parse import COURSE_FILE, RESERVED_MODULE_SLUGS
-from lgnetforma.content.render import normalise_newlines
+from lgnetforma.content.render import MAX_SOURCE_CHARS, normalise_newlines
 from lgnetforma.content.review import check_duration_sum
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, CourseVersion, Cycle, MediaFile, Module, User, utcnow
@@ -48,7 +48,7 @@ MAX_TITLE_LENGTH = 300
 MAX_AREA_LENGTH = 200
 MAX_HOURS = 1000
 #: Longer sources are refused before parsing (a module is a few thousand words).
-MAX_SOURCE_LENGTH = 200_000
+MAX_SOURCE_LENGTH = MAX_SOURCE_CHARS
 DIRECTIONS = ("up", "down")
 
 
