@@ -75,6 +75,12 @@ format:
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Markdown rendering of adversarial shapes at the 200,000-character limit: one line per
+# shape with its time; fails when one takes 2 s or more (see docs/course-format.md).
+.PHONY: bench-markdown
+bench-markdown: $(BIN)/activate
+	$(PY) bench/markdown_render.py
+
 # The load benchmark (see README): gunicorn in production mode on SQLite and PostgreSQL
 # with 50,000 synthetic operators; prints a table and writes bench/results/latest.json.
 bench: $(BIN)/activate assets

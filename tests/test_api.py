@@ -235,7 +235,7 @@ def test_courses_lists_the_published_courses_of_the_current_cycle(app, client, m
         "area": "Servizi per l'integrazione",
         "hours": 4,
         "modules": 2,
-        "minutes": 30,
+        "minutes": 240,
     }
     assert "parametro sconosciuto" in _error(_get(client, "/courses", token=token, x="1"), 400)
 

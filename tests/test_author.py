@@ -22,7 +22,7 @@ CYCLE = "2025-2026"
 QUIZ_WITHOUT_CORRECT = """\
 ---
 title: Chi coordina la rete
-duration: 20
+duration: 3
 ---
 
 # Chi coordina la rete
@@ -34,6 +34,10 @@ La rete LGNet è coordinata dal Ministero dell'Interno.
 - [ ] ANCI
 - [ ] Cittalia
 ```
+
+## Fonti e aggiornamento
+
+- Decreto del Ministero dell'Interno, 2025.
 """
 MISSING_CORRECT_LINE = 11
 QUIZ_FIXED = QUIZ_WITHOUT_CORRECT.replace("- [ ] Cittalia", "- [x] Il Ministero dell'Interno")
@@ -515,6 +519,15 @@ def test_preview_is_sanitised_and_locates_problems(client, course_with_module):
     assert "errori" in data["status"] or "errore" in data["status"]
 
 
+def test_preview_refuses_text_over_the_limit_unread(client, course_with_module):
+    slug, module_slug = course_with_module
+    source = "---\ntitle: T\nduration: 5\n---\n" + "<a " * 70_000
+    data = _preview(client, slug, {"source": source, "module": module_slug}).get_json()
+    assert (re.sub(r"<[^>]*>", "", data["html"]).strip(), data["toc_html"]) == ("", "")
+    assert [(p["line"], p["severity"]) for p in data["problems"]] == [(1, "error")]
+    assert "troppo lungo" in data["problems"][0]["message"]
+
+
 def test_preview_shows_the_quiz_and_problem_lines(client, course_with_module):
     slug, module_slug = course_with_module
     broken = _preview(client, slug, {"source": QUIZ_WITHOUT_CORRECT, "module": module_slug})
@@ -523,6 +536,7 @@ def test_preview_shows_the_quiz_and_problem_lines(client, course_with_module):
         "line": MISSING_CORRECT_LINE,
         "message": "la domanda non ha alcuna opzione corretta",
         "severity": "error",
+        "code": "",
         "label": f"Riga {MISSING_CORRECT_LINE}: la domanda non ha alcuna opzione corretta",
     } in data["problems"]
     assert "coordinata dal Ministero" in data["html"]  # rendered despite the error
@@ -542,9 +556,13 @@ def test_preview_of_course_md_and_form_encoding(client, course_with_module):
     )
     data = response.get_json()
     assert "<strong>Descrizione</strong>" in data["html"]
-    assert [(p["line"], p["message"]) for p in data["problems"]] == [
+    assert [(p["line"], p["message"]) for p in data["problems"] if not p["code"]] == [
         (3, "il ciclo formativo 2030-2031 non esiste nella piattaforma")
     ]
+    # The review checks reach the editor: no review date, and the module durations
+    # (one new module of 30 minutes) are not the 2 hours of the course.
+    review = {(p["line"], p["severity"], p["code"]) for p in data["problems"] if p["code"]}
+    assert review == {(1, "warning", "W9"), (4, "warning", "D2")}
     assert data["toc_html"] == ""
 
 

@@ -68,6 +68,16 @@ def _count(app, model, **filters) -> int:
         return db.session.scalar(query)
 
 
+def test_course_page_shows_the_date_of_the_last_review(app, client, course):
+    page = client.get(COURSE).get_data(as_text=True)
+    assert "Ultima revisione dei contenuti: 20 novembre 2026" in page
+    response = client.post(
+        "/lingua", data={"lang": "en", "next": COURSE, "csrf_token": csrf_token(client)}
+    )
+    assert response.status_code == 302
+    assert "Contents last reviewed: November 20, 2026" in client.get(COURSE).get_data(as_text=True)
+
+
 def test_operator_enrols_once_and_sees_progress(app, client, login_as, course):
     login_as("operator")
     _enrol(client)

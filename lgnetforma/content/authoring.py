@@ -2,7 +2,8 @@
 
 The counterpart of :mod:`lgnetforma.content.parse`: pure functions, so that nothing
 outside this package needs to know how ``course.md`` or a module is written. Every
-source produced here parses with no problems.
+source produced here parses with no errors; the review warnings of a new source
+(:mod:`lgnetforma.content.review`) tell the author what is still to be written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import yaml
 from lgnetforma.content.model import CourseMeta, CourseStatus, ModuleDoc, Problem, Quiz
 from lgnetforma.content.parse import parse_course_meta, parse_module_text
 from lgnetforma.content.quiz import DEFAULT_PASS_MARK, QuizExtension
-from lgnetforma.content.render import normalise_newlines, render_markdown
+from lgnetforma.content.render import MAX_SOURCE_CHARS, normalise_newlines, render_markdown
+from lgnetforma.content.review import SOURCES_HEADING
 
 COURSE_STATUSES: tuple[CourseStatus, ...] = ("draft", "published")
 
@@ -35,6 +37,9 @@ COURSE_DESCRIPTION_PLACEHOLDER = (
 MODULE_BODY_PLACEHOLDER = (
     "Scrivi qui il testo del modulo. Puoi usare titoli (## Sezione), elenchi, tabelle, "
     "collegamenti e immagini con testo alternativo."
+)
+MODULE_SOURCES_PLACEHOLDER = (
+    "- Norme e documenti su cui si basa il modulo, ciascuno con la sua data."
 )
 
 
@@ -99,7 +104,10 @@ def new_module_source(*, title: str, duration: int = 30) -> str:
     """A new module: front matter, the title as a heading and a placeholder paragraph."""
     title = _one_line(title)
     front = _front_matter({"title": title, "duration": int(duration)})
-    return f"{front}\n# {_markdown_text(title)}\n\n{MODULE_BODY_PLACEHOLDER}\n"
+    return (
+        f"{front}\n# {_markdown_text(title)}\n\n{MODULE_BODY_PLACEHOLDER}\n\n"
+        f"## {SOURCES_HEADING}\n\n{MODULE_SOURCES_PLACEHOLDER}\n"
+    )
 
 
 def _split_lines(source: str) -> list[tuple[str, str]]:
@@ -236,6 +244,8 @@ def preview_module_text(
     )
     if doc is not None:
         return Preview(doc.body_html, doc.toc_html, problems, doc.quiz, doc)
+    if len(text) > MAX_SOURCE_CHARS:  # refused unread: nothing to show
+        return Preview("", "", problems)
     try:
         fallback = _render_anyway(text, default_pass=default_pass, media_prefix=media_prefix)
     except Exception:  # arbitrary text must never raise: the problems say enough
@@ -250,6 +260,8 @@ def preview_course_text(
     meta, problems = parse_course_meta(text, media=media, media_prefix=media_prefix)
     if meta is not None:
         return Preview(meta.description_html, "", problems, None, meta)
+    if len(text) > MAX_SOURCE_CHARS:  # refused unread: nothing to show
+        return Preview("", "", problems)
     try:
         fallback = _render_anyway(text, default_pass=DEFAULT_PASS_MARK, media_prefix=media_prefix)
     except Exception:  # arbitrary text must never raise: the problems say enough

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -25,11 +26,15 @@ class Problem:
     line: int
     message: str
     severity: Severity = "error"
+    #: The review check that found it (``W1``…``W9``, ``D1``, ``D2`` of
+    #: docs/course-format.md); empty for the rules of the syntax.
+    code: str = ""
 
     def __str__(self) -> str:
+        tag = f" [{self.code}]" if self.code else ""
         if self.severity == "warning":
-            return f"{self.path}:{self.line}: warning: {self.message}"
-        return f"{self.path}:{self.line}: {self.message}"
+            return f"{self.path}:{self.line}: warning: {self.message}{tag}"
+        return f"{self.path}:{self.line}: {self.message}{tag}"
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,8 @@ class ModuleDoc:
     toc_html: str
     headings_count: int
     quiz: Quiz | None
+    #: Minutes of the module's applied task (front matter ``activity``), part of its effort.
+    activity: int = 0
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,8 @@ class CourseMeta:
     status: CourseStatus
     source: str
     description_html: str
+    #: Date of the last expert review of the contents (front matter ``reviewed``).
+    reviewed: date | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,7 @@ class CourseDoc:
     description_html: str
     modules: tuple[ModuleDoc, ...]
     media: tuple[str, ...]
+    reviewed: date | None = None
 
 
 @dataclass(frozen=True)

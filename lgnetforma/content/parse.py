@@ -8,10 +8,12 @@ the first. Arbitrary text never raises: it yields a course or problems.
 
 from __future__ import annotations
 
+import html as html_lib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -28,21 +30,31 @@ from lgnetforma.content.model import (
 )
 from lgnetforma.content.quiz import DEFAULT_PASS_MARK, QuizExtension, parse_percent
 from lgnetforma.content.render import (
+    MAX_SOURCE_CHARS,
     MEDIA_DIR,
     Reference,
     RenderedBody,
     local_target,
     normalise_newlines,
+    raw_html_notes,
     render_markdown,
+)
+from lgnetforma.content.review import (
+    check_duration_sum,
+    check_effort,
+    count_words,
+    has_sources_heading,
+    quiz_warnings,
 )
 
 COURSE_FILE = "course.md"
-COURSE_KEYS = ("title", "summary", "cycle", "hours", "area", "pass", "status")
-MODULE_KEYS = ("title", "duration", "objectives")
+COURSE_KEYS = ("title", "summary", "cycle", "hours", "area", "pass", "status", "reviewed")
+MODULE_KEYS = ("title", "duration", "objectives", "activity")
 RESERVED_MODULE_SLUGS = frozenset({MEDIA_DIR})
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _MODULE_FILENAME = re.compile(r"^(?P<prefix>\d{1,6})-(?P<slug>[^/\\]*)\.md$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CYCLE = re.compile(r"^(?P<start>\d{4})-(?P<end>\d{4})$")
 _FENCE_LINE = "---"
 _NULL = "tag:yaml.org,2002:null"
@@ -71,15 +83,17 @@ class _Problems:
     items: list[Problem] = field(default_factory=list)
     _seen: set[Problem] = field(default_factory=set)
 
-    def __call__(self, line: int, message: str, severity: Severity = "error") -> None:
-        problem = Problem(self.path, max(line, 1), message, severity)
+    def __call__(
+        self, line: int, message: str, severity: Severity = "error", code: str = ""
+    ) -> None:
+        problem = Problem(self.path, max(line, 1), message, severity, code)
         if problem not in self._seen:
             self._seen.add(problem)
             self.items.append(problem)
 
     def extend(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
-            self(problem.line, problem.message, problem.severity)
+            self(problem.line, problem.message, problem.severity, problem.code)
 
     def sorted(self) -> tuple[Problem, ...]:
         return tuple(sorted(self.items, key=lambda p: p.line))
@@ -251,6 +265,58 @@ def _read_minutes(fm: _FrontMatter, key: str, report: Report) -> int | None:
     return None
 
 
+def _read_activity(fm: _FrontMatter, report: Report) -> int | None:
+    """The optional ``activity`` minutes: a whole number, zero or more (default 0)."""
+    if "activity" not in fm.fields:
+        return 0
+    line, node = fm.fields["activity"]
+    value: object = None
+    if isinstance(node, ScalarNode) and node.tag == _INT:
+        try:
+            value = _construct(node)
+        except Exception:  # e.g. a date-like value that is not a date
+            value = None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    report(
+        line,
+        "il campo 'activity' deve essere un numero intero di minuti, zero o più, "
+        "ad esempio 20 (i minuti del compito applicato del modulo)",
+    )
+    return None
+
+
+def _read_date(fm: _FrontMatter, key: str, report: Report) -> date | None:
+    """An optional date written ``AAAA-MM-GG``."""
+    if key not in fm.fields:
+        return None
+    line, node = fm.fields[key]
+    text = _scalar_text(node) or ""
+    if _DATE.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    report(
+        line,
+        f"il campo '{key}' deve essere una data nella forma AAAA-MM-GG, ad esempio "
+        f"2026-11-20 (trovato: '{text}')",
+    )
+    return None
+
+
+def _too_long(text: str, report: Report) -> bool:
+    """A source over MAX_SOURCE_CHARS is refused before it is read any further."""
+    if len(text) <= MAX_SOURCE_CHARS:
+        return False
+    report(
+        1,
+        f"il file è troppo lungo: {len(text)} caratteri, al massimo {MAX_SOURCE_CHARS} "
+        "(dividi il modulo in moduli più brevi)",
+    )
+    return True
+
+
 # --------------------------------------------------------------------------- course.md
 
 
@@ -289,6 +355,8 @@ def _parse_course_meta(
     media_prefix: str,
     course_files: frozenset[str],
 ) -> CourseMeta | None:
+    if _too_long(course_md, report):
+        return None
     text = normalise_newlines(course_md)
     fm = _split_front_matter(text, COURSE_KEYS, report)
     title = _read_text(fm, "title", report, required=True)
@@ -298,6 +366,15 @@ def _parse_course_meta(
     hours = _read_number(fm, "hours", report)
     pass_mark = _read_pass(fm, report)
     status = _read_status(fm, report)
+    reviewed = _read_date(fm, "reviewed", report)
+    if fm.valid and "reviewed" not in fm.fields:
+        report(
+            1,
+            "manca 'reviewed': indica nel front matter la data dell'ultima revisione "
+            "esperta dei contenuti, ad esempio reviewed: 2026-11-20",
+            "warning",
+            "W9",
+        )
 
     quiz_ext = QuizExtension(first_line=fm.body_line, media_prefix=media_prefix)
     rendered = _render_body(fm, quiz_ext, media_prefix, report)
@@ -317,6 +394,7 @@ def _parse_course_meta(
         status=status,
         source=course_md,
         description_html=rendered.html,
+        reviewed=reviewed,
     )
 
 
@@ -429,10 +507,13 @@ def _parse_module(
     course_files: frozenset[str],
 ) -> ModuleDoc | None:
     name = _split_module_filename(filename, report)
+    if _too_long(text, report):
+        return None
     fm = _split_front_matter(normalise_newlines(text), MODULE_KEYS, report)
     title = _read_text(fm, "title", report, required=True)
     duration = _read_minutes(fm, "duration", report)
     objectives = _read_objectives(fm, report)
+    activity = _read_activity(fm, report)
 
     quiz_ext = QuizExtension(
         first_line=fm.body_line, default_pass=default_pass, media_prefix=media_prefix
@@ -447,8 +528,11 @@ def _parse_module(
             f"{first.line if first else block.line})",
         )
     _check_body(fm, rendered, quiz_ext, report, media=media, course_files=course_files)
+    _review_module(fm, quiz_ext, duration, activity, report)
 
     if report.has_errors or name is None or title is None or duration is None:
+        return None
+    if activity is None:
         return None
     position, slug = name
     return ModuleDoc(
@@ -463,7 +547,41 @@ def _parse_module(
         toc_html=rendered.toc_html,
         headings_count=rendered.headings_count,
         quiz=first.quiz if first else None,
+        activity=activity,
     )
+
+
+def _review_module(
+    fm: _FrontMatter,
+    quiz_ext: QuizExtension,
+    duration: int | None,
+    activity: int | None,
+    report: Report,
+) -> None:
+    """Effort and item-writing warnings (see :mod:`lgnetforma.content.review`)."""
+    quiz_lines: set[int] = set()
+    for block in quiz_ext.blocks:
+        quiz_lines.update(range(block.line, block.end_line + 1))
+    body = [
+        (fm.body_line + offset, text)
+        for offset, text in enumerate(fm.body.split("\n"))
+        if fm.body_line + offset not in quiz_lines
+    ]
+    if fm.valid and not has_sources_heading(text for _, text in _prose_lines(fm, quiz_ext)):
+        report(
+            next((n for n, text in reversed(body) if text.strip()), fm.body_line),
+            "manca la sezione 'Fonti e aggiornamento': chiudi il modulo con un titolo "
+            "'## Fonti e aggiornamento' che elenca norme e documenti con le loro date",
+            "warning",
+            "W8",
+        )
+    quiz = quiz_ext.blocks[0].quiz if quiz_ext.blocks else None
+    if duration is not None and activity is not None:
+        words = count_words("\n".join(text for _, text in body))
+        questions = len(quiz.questions) if quiz is not None else 0
+        check_effort(duration, words, questions, activity, fm.fields["duration"][0], report)
+    if quiz is not None:
+        quiz_warnings(quiz, report)
 
 
 def _read_objectives(fm: _FrontMatter, report: Report) -> tuple[str, ...]:
@@ -525,7 +643,10 @@ def _check_body(
     course_files: frozenset[str],
 ) -> None:
     """Links and images of the body and of the quiz: targets exist, images have alt text."""
-    located = _locate(rendered.references, _prose_lines(fm, quiz_ext), fm.body_line)
+    prose = _prose_lines(fm, quiz_ext)
+    for note in raw_html_notes(prose):
+        report(note.line, note.message, note.severity)
+    located = _locate(rendered.references, prose, fm.body_line)
     for line, ref in [*located, *quiz_ext.references]:
         _check_reference(line, ref, report, media=media, course_files=course_files)
 
@@ -533,26 +654,65 @@ def _check_body(
 def _locate(
     references: Sequence[Reference], lines: Sequence[tuple[int, str]], fallback: int
 ) -> list[tuple[int, Reference]]:
-    """Give each reference the line it was written on (the n-th use of a URL, n-th line)."""
+    """Give each reference the line it was written on.
+
+    The n-th link or image to a URL is put on the line of the n-th place that writes a
+    link or image to that URL (Markdown ``](url``, ``[id]: url``, ``<url>``, or an
+    ``href``/``src`` attribute, entities decoded), so that the same URL elsewhere (in a
+    ``<script>`` or an ``<iframe>``) does not move it; failing that, on the n-th line
+    where the URL appears at all.
+    """
+    written: dict[str, list[int]] = {}
+    for number, text in lines:
+        for url in _written_urls(text):
+            written.setdefault(url, []).append(number)
     occurrences: dict[str, list[int]] = {}
     seen: dict[str, int] = {}
     located: list[tuple[int, Reference]] = []
     for ref in references:
         url = ref.url
         if url not in occurrences:
-            variants = {url, url.replace("&", "&amp;")}
-            occurrences[url] = [
-                number
-                for number, text in lines
-                if url
-                for _ in range(max(text.count(v) for v in variants))
-            ]
+            found = written.get(url.strip(), [])
+            if not found:
+                variants = {url, url.replace("&", "&amp;")}
+                found = [
+                    number
+                    for number, text in lines
+                    if url
+                    for _ in range(max(text.count(v) for v in variants))
+                ]
+            occurrences[url] = found
         found = occurrences[url]
         index = seen.get(url, 0)
         seen[url] = index + 1
         line = found[min(index, len(found) - 1)] if found else fallback
         located.append((line, ref))
     return located
+
+
+_MARKDOWN_URL = re.compile(r"\]\(\s*(?:<(?P<angle>[^>\n]*)>|(?P<plain>(?:[^()\s]|\([^()\s]*\))+))")
+_DEFINITION_URL = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(?P<url>[^\s>]+)")
+_AUTOLINK_URL = re.compile(r"<(?P<url>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
+_HTML_URL = re.compile(
+    r"<(?:a|img)\b[^<>]*?\b(?:href|src)\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))",
+    re.I,
+)
+
+
+def _written_urls(text: str) -> list[str]:
+    """The URLs a line writes as links or images, entities decoded, in the order written."""
+    if "(" not in text and "<" not in text and ":" not in text:
+        return []
+    found: list[tuple[int, str]] = []
+    for match in _MARKDOWN_URL.finditer(text):
+        found.append((match.start(), match["angle"] or match["plain"] or ""))
+    for match in _DEFINITION_URL.finditer(text):
+        found.append((match.start(), match["url"]))
+    for match in _AUTOLINK_URL.finditer(text):
+        found.append((match.start(), match["url"]))
+    for match in _HTML_URL.finditer(text):
+        found.append((match.start(), match["dq"] or match["sq"] or match["bare"] or ""))
+    return [html_lib.unescape(url).strip() for _, url in sorted(found)]
 
 
 def _check_reference(
@@ -711,6 +871,17 @@ def _parse_course_files(
         if module is not None and not module_report.has_errors:
             parsed.append(module)
 
+    if meta is not None and filenames and len(parsed) == len(filenames):
+        hours_report = _Problems(course_report.path)
+        check_duration_sum(
+            float(meta.hours),
+            [m.duration for m in parsed],
+            _field_line(course_md, "hours"),
+            hours_report,
+            "error",
+        )
+        head = sorted([*course_report.items, *hours_report.items], key=lambda p: p.line)
+        problems[: len(course_report.items)] = head
     if meta is None or any(p.severity == "error" for p in problems):
         return ParseResult(None, tuple(problems))
     course = CourseDoc(
@@ -726,8 +897,15 @@ def _parse_course_files(
         description_html=meta.description_html,
         modules=tuple(sorted(parsed, key=lambda m: m.position)),
         media=tuple(sorted(media_set)),
+        reviewed=meta.reviewed,
     )
     return ParseResult(course, tuple(problems))
+
+
+def _field_line(course_md: str, key: str) -> int:
+    """The line of a front-matter field of ``course.md`` (1 when it is not there)."""
+    fm = _split_front_matter(normalise_newlines(course_md), COURSE_KEYS, lambda *_: None)
+    return fm.fields[key][0] if key in fm.fields else 1
 
 
 def _fallback_pass(course_md: str) -> float:

@@ -29,6 +29,7 @@ from lgnetforma.content.model import Option, Problem, Question, Quiz, Severity
 from lgnetforma.content.render import (
     CODE_FENCE,
     MAX_BRACKETS_PER_BLOCK,
+    MAX_INLINE_CHARS,
     FenceCloser,
     Reference,
     render_inline_references,
@@ -72,6 +73,8 @@ class QuizBlock:
 
     line: int
     quiz: Quiz | None
+    #: File line of the closing fence (the last line of the file when unclosed).
+    end_line: int = 0
 
 
 class QuizExtension(Extension):
@@ -145,7 +148,7 @@ class QuizPreprocessor(Preprocessor):
                     default_pass=ext.default_pass,
                     media_prefix=ext.media_prefix,
                 )
-                ext.blocks.append(QuizBlock(file_line, parsed.quiz))
+                ext.blocks.append(QuizBlock(file_line, parsed.quiz, ext.first_line + end))
                 ext.problems.extend(parsed.problems)
                 ext.references.extend(parsed.references)
                 output.append("")
@@ -154,6 +157,19 @@ class QuizPreprocessor(Preprocessor):
             code_fence = CODE_FENCE.match(line)
             if code_fence:
                 close = closer.find(code_fence["fence"], index + 1)
+                swallowed = _swallowed_fence(lines, index, close, code_fence["fence"])
+                if swallowed is not None:
+                    ext.problems.append(
+                        Problem(
+                            "",
+                            file_line,
+                            f"blocco di codice non chiuso: la riga '{code_fence['fence']}' della "
+                            f"riga {ext.first_line + close} lo chiude solo dopo la riga "
+                            f"{ext.first_line + swallowed} ('{lines[swallowed].strip()[:20]}'), "
+                            "che finirebbe nel codice con tutto il suo blocco: chiudi il codice "
+                            "prima, o usa per il blocco esterno un recinto più lungo (````)",
+                        )
+                    )
                 if close is not None:
                     ext.fenced_lines.update(range(file_line, ext.first_line + close + 1))
                     output.extend(lines[index : close + 1])
@@ -171,6 +187,23 @@ class QuizPreprocessor(Preprocessor):
             output.append(line)
             index += 1
         return output
+
+
+def _swallowed_fence(lines: list[str], start: int, close: int | None, fence: str) -> int | None:
+    """The first line inside a code block that opens another block with the same fence.
+
+    ```` ```python ```` left open before ```` ```quiz ```` makes the quiz's closing line
+    close the code instead: the quiz is shown as code. A fence of the same characters and
+    length with an info string cannot be nested, so it means the code was never closed.
+    """
+    if close is None:
+        return None
+    for index in range(start + 1, close):
+        text = lines[index]
+        rest = text[len(fence) :]
+        if text.startswith(fence) and rest.strip() and rest[0] != fence[0]:
+            return index
+    return None
 
 
 # --------------------------------------------------------------------------- block parser
@@ -337,10 +370,16 @@ def _parse_lines(lines: Sequence[str], first_line: int, error: _Report) -> list[
         elif is_answer:
             current.answer_lines += 1
             answer = text[1:].strip()
-            if answer:
-                current.answers.append((line, answer))
-            else:
+            if not answer:
                 error(line, "risposta accettata vuota: scrivi il testo dopo '= '")
+            elif not normalise_answer(answer):
+                error(
+                    line,
+                    f"risposta accettata senza lettere né cifre: '{answer}' (le risposte si "
+                    "confrontano senza punteggiatura, quindi nessuna risposta la uguaglierebbe)",
+                )
+            else:
+                current.answers.append((line, answer))
             target, after_answer = None, True
         elif is_feedback:
             body = text[1:]
@@ -377,6 +416,8 @@ def _render(
             text.lines[0][0],
             f"testo con più di {MAX_BRACKETS_PER_BLOCK} parentesi quadre '[': accorcialo",
         )
+    if len(source) > MAX_INLINE_CHARS:
+        error(text.lines[0][0], f"testo di più di {MAX_INLINE_CHARS} caratteri: accorcialo")
     html, refs = render_inline_references(source, media_prefix=media_prefix)
     for ref in refs:
         line = next(
@@ -487,14 +528,39 @@ class Grade:
     per_question: tuple[QuestionResult, ...]
 
 
-def normalise_answer(text: str) -> str:
-    """Compare form of a short answer: no case, accents, outer or repeated spaces.
+#: Leading Italian articles that a short answer may or may not have ("il Ministero").
+#: ``l'`` and ``un'`` are here without the apostrophe, which becomes a space first.
+LEADING_ARTICLES = frozenset({"il", "lo", "la", "i", "gli", "le", "l", "un", "uno", "una"})
 
-    Typographic apostrophes and quotes count as plain ones (``dell’Interno``).
+
+def normalise_answer(text: str) -> str:
+    """Compare form of a short answer, applied to what is typed and to each accepted answer.
+
+    No case, no accents; every punctuation character becomes a space; spaces are trimmed
+    and collapsed; leading Italian articles go (``il``, ``lo``, ``la``, ``i``, ``gli``,
+    ``le``, ``l'``, ``un``, ``uno``, ``una``, ``un'``) unless nothing else is left. So
+    ``"art.118"`` matches ``"art. 118"`` and ``"il Ministero dell'Interno"`` matches
+    ``"Ministero dell’Interno"``. Idempotent.
     """
     decomposed = unicodedata.normalize("NFKD", text.translate(_TYPOGRAPHIC))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
+    kept = "".join(
+        " " if unicodedata.category(c).startswith("P") else c
+        for c in decomposed
+        if not unicodedata.combining(c)
+    )
+    words = kept.casefold().split()
+    while len(words) > 1 and words[0] in LEADING_ARTICLES:
+        del words[0]
+    return " ".join(words)
+
+
+def required_points(pass_mark: float, total: int) -> int:
+    """The fewest correct answers out of ``total`` that pass (the one rounding rule)."""
+    return next((k for k in range(total + 1) if _passes(k, total, pass_mark)), total)
+
+
+def _passes(points: int, total: int, pass_mark: float) -> bool:
+    return total > 0 and points / total + 1e-9 >= pass_mark
 
 
 def grade(quiz: Quiz, answers: Mapping[int, Sequence[str] | str]) -> Grade:
@@ -530,7 +596,7 @@ def grade(quiz: Quiz, answers: Mapping[int, Sequence[str] | str]) -> Grade:
     points = sum(1 for r in results if r.correct)
     total = len(results)
     score = points / total if total else 0.0
-    passed = total > 0 and score + 1e-9 >= quiz.pass_mark
+    passed = _passes(points, total, quiz.pass_mark)
     return Grade(score, points, total, passed, tuple(results))
 
 

@@ -6,11 +6,12 @@ never re-parses Markdown. Attempts and completions point at the exact version se
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     Float,
     ForeignKey,
     Integer,
@@ -73,6 +74,8 @@ class CourseVersion(db.Model):
     pass_mark: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20))
     description_html: Mapped[str] = mapped_column(Text, default="")
+    #: Date of the last expert review of the contents (``reviewed`` in course.md).
+    reviewed: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

@@ -35,7 +35,8 @@ from lgnetforma.content import (
     set_course_status,
 )
 from lgnetforma.content.parse import COURSE_FILE, RESERVED_MODULE_SLUGS
-from lgnetforma.content.render import normalise_newlines
+from lgnetforma.content.render import MAX_SOURCE_CHARS, normalise_newlines
+from lgnetforma.content.review import check_duration_sum
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, CourseVersion, Cycle, MediaFile, Module, User, utcnow
 from lgnetforma.services.courses import import_course, save_course_version, save_module_version
@@ -47,7 +48,7 @@ MAX_TITLE_LENGTH = 300
 MAX_AREA_LENGTH = 200
 MAX_HOURS = 1000
 #: Longer sources are refused before parsing (a module is a few thousand words).
-MAX_SOURCE_LENGTH = 200_000
+MAX_SOURCE_LENGTH = MAX_SOURCE_CHARS
 DIRECTIONS = ("up", "down")
 
 
@@ -132,6 +133,7 @@ def _course_doc(slug: str, meta: CourseMeta) -> CourseDoc:
         description_html=meta.description_html,
         modules=(),
         media=(),
+        reviewed=meta.reviewed,
     )
 
 
@@ -235,6 +237,21 @@ def _course_rule_problems(course: Course, source: str, meta: CourseMeta) -> list
                 field_line(source, "cycle"),
                 _("il ciclo formativo %(cycle)s non esiste nella piattaforma", cycle=meta.cycle),
             )
+        )
+    # The validator refuses a course folder whose module durations do not add up to its
+    # hours; here modules are saved one at a time, so the editor warns on course.md.
+    durations = [
+        m.current_version.duration for m in course.active_modules if m.current_version is not None
+    ]
+    if durations:
+        check_duration_sum(
+            float(meta.hours),
+            durations,
+            field_line(source, "hours") or 1,
+            lambda line, message, severity, code: problems.append(
+                Problem(COURSE_FILE, line, message, severity, code)
+            ),
+            "warning",
         )
     if meta.status == "published" and not course.active_modules:
         problems.append(

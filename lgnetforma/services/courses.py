@@ -140,6 +140,7 @@ def _save_course_version(course: Course, doc: CourseDoc, actor: User | None) -> 
         pass_mark=doc.pass_mark,
         status=doc.status,
         description_html=doc.description_html,
+        reviewed=doc.reviewed,
         created_by_id=actor.id if actor else None,
     )
     db.session.add(version)

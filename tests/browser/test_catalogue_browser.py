@@ -20,7 +20,7 @@ Descrizione <script>window.__xss = 1; alert(1)</script>.
 
 XSS_MODULE = """---
 title: Modulo ostile
-duration: 5
+duration: 60
 ---
 
 # Modulo ostile

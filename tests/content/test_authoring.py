@@ -20,6 +20,7 @@ from lgnetforma.content import (
     preview_module_text,
     set_course_status,
 )
+from tests.content import syntax
 
 COURSE_MD = """\
 ---
@@ -58,7 +59,7 @@ def test_new_course_source_parses_with_no_problems():
         area="Servizi per l'integrazione",
     )
     meta, problems = parse_course_meta(source, media=())
-    assert problems == ()
+    assert syntax(problems) == ()
     assert meta is not None
     assert meta.title == "Il lavoro di rete"
     assert meta.summary == "Servizi sociali, sanitari e terzo settore."
@@ -75,7 +76,7 @@ def test_new_course_source_optional_fields_and_status():
         title="Corso", summary="", cycle="2025-2026", hours=1.5, status="published"
     )
     meta, problems = parse_course_meta(source)
-    assert problems == ()
+    assert syntax(problems) == ()
     assert meta.hours == 1.5
     assert meta.area is None
     assert meta.summary == ""
@@ -91,12 +92,12 @@ def test_awkward_titles_round_trip(title):
     expected = " ".join(title.split())
     course = new_course_source(title=title, summary=title, cycle="2025-2026", hours=2, area=title)
     meta, problems = parse_course_meta(course, media=())
-    assert problems == ()
+    assert syntax(problems) == ()
     assert (meta.title, meta.summary, meta.area) == (expected, expected, expected)
 
     module = new_module_source(title=title, duration=45)
     doc, problems = parse_module_text("01-modulo.md", module, media=())
-    assert problems == ()
+    assert syntax(problems) == ()
     assert doc.title == expected
     assert doc.duration == 45
     assert _heading_text(doc.body_html) == expected
@@ -120,7 +121,7 @@ def test_any_module_title_is_its_own_heading(title):
 def test_new_module_source_parses_with_no_problems():
     source = new_module_source(title="Indicatori di risultato")
     doc, problems = parse_module_text("03-indicatori.md", source, media=())
-    assert problems == ()
+    assert syntax(problems) == ()
     assert doc.title == "Indicatori di risultato"
     assert doc.duration == 30
     assert doc.quiz is None
@@ -130,14 +131,14 @@ def test_new_module_source_parses_with_no_problems():
 def test_generated_sources_make_a_valid_course():
     result = parse_course_files(
         "nuovo-corso",
-        new_course_source(title="Nuovo corso", summary="", cycle="2025-2026", hours=3),
+        new_course_source(title="Nuovo corso", summary="", cycle="2025-2026", hours=0.75),
         {
             "01-primo.md": new_module_source(title="Primo"),
             "02-secondo.md": new_module_source(title="Secondo", duration=15),
         },
         (),
     )
-    assert result.problems == ()
+    assert syntax(result.problems) == ()
     assert [m.slug for m in result.course.modules] == ["primo", "secondo"]
 
 
@@ -161,7 +162,7 @@ def test_set_course_status_rewrites_only_the_status_line(status):
     assert differing == ([5] if status == "draft" else [])
     assert after[5] == f"status: {status}   # visible in the catalogue\n"
     meta, problems = parse_course_meta(changed)
-    assert problems == ()
+    assert syntax(problems) == ()
     assert meta.status == status
     assert set_course_status(changed, "published") == COURSE_MD
 
@@ -195,7 +196,7 @@ def test_set_course_status_handles_quoted_and_block_values():
     )
     changed = set_course_status(block, "draft")
     assert "status: draft\narea:" in changed
-    assert parse_course_meta(changed)[1] == ()
+    assert syntax(parse_course_meta(changed)[1]) == ()
 
 
 def test_set_course_status_refuses_bad_input():
@@ -252,7 +253,10 @@ def test_preview_of_a_valid_module():
     preview = preview_module_text(
         "01-chi-coordina.md", QUIZ_MODULE, media=("media/ciclo.png",), media_prefix="/m/"
     )
-    assert preview.problems == () and preview.errors == ()
+    assert preview.errors == ()
+    # The <script> of the body is removed, and the author is told where.
+    assert [(p.line, p.severity) for p in syntax(preview.problems)] == [(8, "warning")]
+    assert "<script> sarà rimosso" in syntax(preview.problems)[0].message
     assert preview.document is not None and preview.document.slug == "chi-coordina"
     assert preview.quiz is not None and len(preview.quiz.questions) == 1
     assert 'src="/m/ciclo.png"' in preview.html

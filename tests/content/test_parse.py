@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from lgnetforma.content import (
     parse_courses_dir,
     parse_module_text,
 )
+from tests.content import syntax
 
 COURSE_MD = """\
 ---
@@ -26,6 +28,7 @@ hours: 6
 area: Gestione dei progetti
 pass: 80%
 status: published
+reviewed: 2026-11-20
 ---
 
 Per chi coordina un progetto. ![Il ciclo del progetto](media/ciclo.png)
@@ -65,7 +68,8 @@ def module(body: str = "Testo.\n", front: str = "title: Modulo\nduration: 30\n")
 def check_module(text: str, filename: str = "01-modulo.md", **kwargs) -> list[Problem]:
     kwargs.setdefault("media", MEDIA)
     _, problems = parse_module_text(filename, text, **kwargs)
-    return list(problems)
+    problems = syntax(problems)
+    return list(syntax(problems))
 
 
 def errors_at(problems: list[Problem] | tuple[Problem, ...]) -> list[tuple[int, str]]:
@@ -79,10 +83,22 @@ def assert_one_error(problems, line: int, fragment: str) -> None:
     assert fragment in found[0][1], found
 
 
+def matching_hours(course_md: str, modules: dict[str, str]) -> str:
+    """``course_md`` with ``hours: 6`` replaced by the hours its modules add up to."""
+    minutes = sum(
+        int(m) for text in modules.values() for m in re.findall(r"^duration: (\d+)$", text, re.M)
+    )
+    if not minutes:
+        return course_md
+    return course_md.replace("hours: 6\n", f"hours: {minutes / 60:g}\n")
+
+
 def parse(modules: dict[str, str] | None = None, course_md: str = COURSE_MD, **kw) -> ParseResult:
+    """Parse a course; the default ``course.md`` certifies the hours its modules add up to."""
     if modules is None:
         modules = {"01-indicatori.md": MODULE_MD}
-    return parse_course_files(
+    course_md = matching_hours(course_md, modules)
+    result = parse_course_files(
         kw.pop("slug", "monitoraggio-progetti"),
         course_md,
         modules,
@@ -90,6 +106,7 @@ def parse(modules: dict[str, str] | None = None, course_md: str = COURSE_MD, **k
         base_path=kw.pop("base_path", "courses/monitoraggio-progetti"),
         **kw,
     )
+    return ParseResult(result.course, syntax(result.problems))
 
 
 # --------------------------------------------------------------------------- a valid course
@@ -105,11 +122,11 @@ def test_valid_course_is_parsed_completely():
     assert course.title == "Il monitoraggio come buona pratica"
     assert course.summary.startswith("Strumenti")
     assert course.cycle == "2025-2026"
-    assert course.hours == 6
+    assert course.hours == 1  # matching_hours: two modules of 30 minutes
     assert course.area == "Gestione dei progetti"
     assert course.pass_mark == 0.8
     assert course.status == "published"
-    assert course.source == COURSE_MD
+    assert course.source == COURSE_MD.replace("hours: 6\n", "hours: 1\n")
     assert 'src="media/ciclo.png"' in course.description_html
     assert course.media == MEDIA
     assert [m.filename for m in course.modules] == ["01-indicatori.md", "02-secondo.md"]
@@ -136,7 +153,8 @@ def test_valid_course_is_parsed_completely():
 
 def test_defaults_of_optional_course_fields():
     course_md = "---\ntitle: Corso\ncycle: 2025-2026\nhours: 1.5\n---\n"
-    result = parse({"01-a.md": module("```quiz\n? Domanda\n= sì\n```\n")}, course_md=course_md)
+    text = module("```quiz\n? Domanda\n= sì\n```\n", front="title: Modulo\nduration: 90\n")
+    result = parse({"01-a.md": text}, course_md=course_md)
     assert result.ok, result.problems
     course = result.course
     assert (course.summary, course.area, course.pass_mark, course.status) == (
@@ -257,7 +275,10 @@ def test_unknown_key_does_not_hide_missing_required_key():
     problems = check_module(module(front="titolo: Modulo\nduration: 30\n"))
     assert errors_at(problems) == [
         (1, "manca il campo obbligatorio 'title'"),
-        (2, "chiave sconosciuta nel front matter: 'titolo' (ammesse: title, duration, objectives)"),
+        (
+            2,
+            "chiave sconosciuta nel front matter: 'titolo' (ammesse: title, duration, objectives, activity)",
+        ),
     ]
 
 
@@ -284,6 +305,7 @@ def test_title_keeps_the_text_as_written():
     doc, problems = parse_module_text(
         "01-a.md", module(front="title: yes\nduration: 30\n"), media=()
     )
+    problems = syntax(problems)
     assert problems == ()
     assert doc.title == "yes"
 
@@ -339,6 +361,7 @@ def test_empty_objectives_are_allowed():
     doc, problems = parse_module_text(
         "01-a.md", module(front="title: M\nduration: 30\nobjectives:\n"), media=()
     )
+    problems = syntax(problems)
     assert problems == ()
     assert doc.objectives == ()
 
@@ -495,6 +518,7 @@ def test_indented_quiz_block_is_an_error():
 def test_quiz_inside_a_code_example_is_just_code():
     text = module("~~~markdown\n```quiz\n? Domanda\n- [x] a\n```\n~~~\n")
     doc, problems = parse_module_text("01-a.md", text, media=())
+    problems = syntax(problems)
     assert problems == ()
     assert doc.quiz is None
     assert "```quiz" in doc.body_html
@@ -502,6 +526,7 @@ def test_quiz_inside_a_code_example_is_just_code():
 
 def test_quiz_fence_with_tildes_and_capitals():
     doc, problems = parse_module_text("01-a.md", module("~~~~Quiz\n? D\n= a\n~~~~\n"), media=())
+    problems = syntax(problems)
     assert problems == ()
     assert doc.quiz.questions[0].answers == ("a",)
 
@@ -509,7 +534,7 @@ def test_quiz_fence_with_tildes_and_capitals():
 def test_quiz_in_course_md_is_an_error():
     course_md = COURSE_MD + "\n```quiz\n? Domanda\n= a\n```\n"
     result = parse(course_md=course_md)
-    assert_one_error(result.problems, 13, "i quiz vanno nei moduli")
+    assert_one_error(result.problems, 14, "i quiz vanno nei moduli")
 
 
 def test_problems_in_many_questions_are_all_reported():
@@ -584,6 +609,7 @@ def test_missing_media_in_question_feedback_points_at_its_line():
 def test_image_without_alt_text_is_a_warning():
     text = module("Testo\n\n![](media/ciclo.png)\n")
     doc, problems = parse_module_text("01-a.md", text, media=MEDIA)
+    problems = syntax(problems)
     assert doc is not None
     assert [(p.line, p.severity) for p in problems] == [(7, "warning")]
     assert "testo alternativo" in problems[0].message
@@ -593,6 +619,7 @@ def test_image_without_alt_text_in_raw_html_and_quiz():
     quiz = "? Domanda ![](media/ciclo.png)\n= a\n"
     text = module(f'<img src="media/ciclo.png">\n\n```quiz\n{quiz}```\n')
     _, problems = parse_module_text("01-a.md", text, media=MEDIA)
+    problems = syntax(problems)
     assert [(p.line, p.severity) for p in problems] == [(5, "warning"), (8, "warning")]
 
 
@@ -644,6 +671,7 @@ def test_parse_module_text_returns_a_module():
     doc, problems = parse_module_text(
         "02-indicatori.md", MODULE_MD, media=MEDIA, default_pass=0.6, base_path="courses/x"
     )
+    problems = syntax(problems)
     assert problems == ()
     assert doc.slug == "indicatori"
     assert doc.position == 2
@@ -660,6 +688,7 @@ def test_parse_module_text_media_prefix_for_preview():
 
 def test_parse_module_text_paths():
     _, problems = parse_module_text("01-a.md", "x", media=(), base_path="courses/c")
+    problems = syntax(problems)
     assert str(problems[0]).startswith("courses/c/01-a.md:1: ")
 
 
@@ -675,6 +704,7 @@ def test_module_toc_with_three_headings():
 
 def test_parse_course_meta():
     meta, problems = parse_course_meta(COURSE_MD, media=MEDIA)
+    problems = syntax(problems)
     assert problems == ()
     assert meta.title.startswith("Il monitoraggio")
     assert meta.pass_mark == 0.8
@@ -682,10 +712,12 @@ def test_parse_course_meta():
 
 def test_parse_course_meta_without_media_does_not_check_links():
     meta, problems = parse_course_meta(COURSE_MD, base_path="courses/c")
+    problems = syntax(problems)
     assert problems == ()
     meta, problems = parse_course_meta(COURSE_MD, media=(), base_path="courses/c")
+    problems = syntax(problems)
     assert meta is None
-    assert str(problems[0]).startswith("courses/c/course.md:11: ")
+    assert str(problems[0]).startswith("courses/c/course.md:12: ")
 
 
 # --------------------------------------------------------------------------- file system
@@ -694,7 +726,8 @@ def test_parse_course_meta_without_media_does_not_check_links():
 def write_course(root: Path, name: str = "monitoraggio-progetti") -> Path:
     folder = root / name
     (folder / "media" / "foto").mkdir(parents=True)
-    (folder / "course.md").write_text(COURSE_MD, encoding="utf-8")
+    course_md = matching_hours(COURSE_MD, {"01-indicatori.md": MODULE_MD})
+    (folder / "course.md").write_text(course_md, encoding="utf-8")
     (folder / "01-indicatori.md").write_text(MODULE_MD, encoding="utf-8")
     (folder / "media" / "ciclo.png").write_bytes(b"\x89PNG")
     (folder / "media" / "scheda.pdf").write_bytes(b"%PDF")
@@ -717,7 +750,7 @@ def test_parse_course_dir_problem_paths(tmp_path):
         MODULE_MD.replace("- [x] Il Ministero", "- [ ] Il Ministero"), encoding="utf-8"
     )
     result = parse_course_dir(folder)
-    assert [str(p) for p in result.problems] == [
+    assert [str(p) for p in syntax(result.problems)] == [
         f"{folder}/02-indicatori-di-risultato.md:13: la domanda non ha alcuna opzione corretta"
     ]
 
@@ -730,7 +763,7 @@ def test_parse_course_dir_reports_stray_files_and_bad_encoding(tmp_path):
     result = parse_course_dir(folder)
     assert not result.ok
     assert result.course is None
-    by_name = {(Path(p.path).name, p.line, p.severity) for p in result.problems}
+    by_name = {(Path(p.path).name, p.line, p.severity) for p in syntax(result.problems)}
     assert by_name == {
         ("02-rotto.md", 3, "error"),
         ("immagini", 1, "warning"),

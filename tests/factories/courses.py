@@ -1,4 +1,8 @@
-"""Small courses written in the real format and imported with the real importer."""
+"""Small courses written in the real format and imported with the real importer.
+
+The module durations (90 + 150 minutes) add up to the course's 4 hours, as the validator
+requires.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ hours: 4
 area: Servizi per l'integrazione
 pass: 70%
 status: {status}
+reviewed: 2026-11-20
 ---
 
 Per chi lavora allo sportello.
@@ -19,7 +24,7 @@ Per chi lavora allo sportello.
 
 READING_MD = """---
 title: Lettura introduttiva
-duration: 10
+duration: 90
 ---
 
 # Lettura introduttiva
@@ -29,7 +34,7 @@ Un modulo senza questionario: basta aprirlo.
 
 QUIZ_MD = """---
 title: Il modulo con il questionario
-duration: 20
+duration: 150
 objectives:
   - riconoscere i servizi
 ---

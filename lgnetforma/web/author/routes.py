@@ -240,6 +240,7 @@ def _preview_json(result: Preview) -> dict[str, Any]:
                 "line": p.line,
                 "message": p.message,
                 "severity": p.severity,
+                "code": p.code,
                 "label": problem_label(p),
             }
             for p in result.problems
