@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -98,10 +99,20 @@ def test_a_removed_module_is_retired_not_deleted(app, runner, tmp_path: Path):
     courses = tmp_path / "courses"
     shutil.copytree(SHIPPED / "servizi-integrazione", courses / "servizi-integrazione")
     runner.invoke(args=["courses", "import", str(courses)])
-    last = sorted((courses / "servizi-integrazione").glob("0*.md"))[-1]
+    folder = courses / "servizi-integrazione"
+    last = sorted(folder.glob("0*.md"))[-1]
     last.unlink()
+    # The course's hours follow its modules (the validator refuses a sum that does not add up).
+    minutes = sum(
+        int(re.search(r"^duration: (\d+)", path.read_text(), re.M).group(1))
+        for path in folder.glob("0*.md")
+    )
+    meta = folder / "course.md"
+    meta.write_text(
+        re.sub(r"^hours: .*$", f"hours: {minutes / 60:g}", meta.read_text(), count=1, flags=re.M)
+    )
     result = runner.invoke(args=["courses", "import", str(courses)])
-    assert "modulo ritirato" in result.output
+    assert "modulo ritirato" in result.output, result.output
     with app.app_context():
         retired = db.session.scalars(select(Module).where(Module.retired_at.is_not(None))).all()
         assert len(retired) == 1 and retired[0].current_version is not None
@@ -128,3 +139,36 @@ def test_media_are_served_with_type_and_cache_headers(app, client, runner, tmp_p
     for bad in ("../course.md", "..%2Fcourse.md", "%2e%2e/course.md", "/etc/passwd", "x.svg"):
         response = client.get(f"/corsi/servizi-integrazione/media/{bad}", follow_redirects=True)
         assert response.status_code == 404, bad
+
+
+def test_shipped_courses_meet_the_experts_standard():
+    """Issue 20's acceptance, measured on the files: five courses, hours that add up, answer
+    keys that do not give themselves away (the effort of each module is the validator's D1
+    check, clean in the test above)."""
+    from lgnetforma.content.parse import parse_courses_dir
+
+    results = parse_courses_dir(SHIPPED)
+    courses = [r.course for r in results if r.course is not None]
+    assert len(courses) == len(results) >= 5
+    single = longest = 0
+    for course in courses:
+        assert sum(m.duration for m in course.modules) == course.hours * 60, course.slug
+        for module in course.modules:
+            assert "## Fonti e aggiornamento" in module.source, (course.slug, module.slug)
+            assert module.quiz is not None and module.quiz.shuffle, (course.slug, module.slug)
+            for question in module.quiz.questions:
+                if question.kind == "short":
+                    continue
+                assert len(question.options) >= 4 or len(question.options) == 2, question.text_md
+                if question.kind == "single" and len(question.options) > 2:
+                    single += 1
+                    lengths = [(len(o.text_md), o.correct) for o in question.options]
+                    top = max(length for length, _ in lengths)
+                    longest += [c for length, c in lengths if length == top] == [True]
+    assert longest <= 0.4 * single, (longest, single)
+    text = (
+        SHIPPED / "servizi-integrazione" / "05-documenti-e-permesso-di-soggiorno.md"
+    ).read_text()
+    body, quiz = text.split("```quiz", 1)
+    assert "dieci anni" in body
+    assert "dieci anni" in quiz or "10 anni" in quiz
