@@ -34,6 +34,18 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("LGNETFORMA_ENV", "development")
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers a developer can select on (`make check` runs `not postgres and not browser and
+    not slow`): the PostgreSQL side of every parametrised test is `postgres`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        fixtures = getattr(item, "fixturenames", ())
+        if (callspec is not None and callspec.params.get("backend") == "postgresql") or (
+            "new_postgres" in fixtures
+        ):
+            item.add_marker(pytest.mark.postgres)
 CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
