@@ -67,13 +67,15 @@ class Mailbox:
         """What arrived so far, without running the worker."""
         return self._messages
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
-        message = message_from_bytes(envelope.content, policy=policy.default)
+    def receive(self, content: bytes) -> None:
+        message = message_from_bytes(content, policy=policy.default)
         with self._lock:
             self._messages.append(message)  # type: ignore[arg-type]
-        return "250 OK"
 
     def clear(self) -> None:
+        """Forget every message so far, those still in the outbox included."""
+        if self.drain is not None:
+            self.drain()
         with self._lock:
             self._messages.clear()
 
@@ -91,6 +93,18 @@ class Mailbox:
         return match.group(0)
 
 
+class SMTPHandler:
+    """aiosmtpd's handler: stores each message in ``mailbox`` (kept apart from the
+    Mailbox, whose properties aiosmtpd would otherwise read when it inspects a handler)."""
+
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.mailbox.receive(envelope.content)
+        return "250 OK"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -101,7 +115,7 @@ def _free_port() -> int:
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
     port = _free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(SMTPHandler(mailbox), hostname="127.0.0.1", port=port)
     controller.start()
     yield mailbox, port
     controller.stop()

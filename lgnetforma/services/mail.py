@@ -116,12 +116,13 @@ def deliver_due(*, stop: Callable[[], bool] = lambda: False, limit: int | None =
     """Deliver the messages that are due, one transaction each, until none is left (or
     ``stop()`` is true between two messages, or ``limit`` were handled)."""
     outcome = Drained()
+    started = utcnow()  # a message retried in this pass waits for the next one
     transport = Transport()
     sqlite = db.engine.dialect.name == "sqlite"
     try:
         while not stop() and (limit is None or outcome.handled < limit):
             mail = db.session.scalars(
-                due_query(utcnow()).limit(1).with_for_update(skip_locked=True)
+                due_query(started).limit(1).with_for_update(skip_locked=True)
             ).first()
             if mail is None:
                 db.session.rollback()
