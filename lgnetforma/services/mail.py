@@ -24,10 +24,10 @@ from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app, render_template, url_for
-from flask_babel import force_locale
 from sqlalchemy import or_, select
 
 from lgnetforma.extensions import db
+from lgnetforma.i18n import in_language
 from lgnetforma.models import MailStatus, OutboundMail, User, utcnow
 
 
@@ -61,7 +61,7 @@ def compose(
     """Write ``template`` for ``user`` in their language and queue it (caller commits).
     ``subject`` is a lazy string or a function, evaluated in that language too."""
     locale = recipient_locale(user)
-    with force_locale(locale):
+    with in_language(locale):
         text = subject() if callable(subject) and not isinstance(subject, str) else subject
         body = render_template(template, user=user, **context)
         return queue_mail(user.email, str(text), body, kind=kind, locale=locale)
@@ -196,8 +196,8 @@ def _message(mail: OutboundMail) -> EmailMessage:
     message["Subject"] = mail.subject
     # Names the outbox row, so a copy sent twice (at-least-once) can be traced.
     message["Message-ID"] = make_msgid(idstring=f"outbox.{mail.id}", domain="lgnetforma")
-    message["Content-Language"] = mail.locale
     message.set_content(mail.body)
+    message["Content-Language"] = mail.locale  # after set_content, which clears Content-*
     return message
 
 

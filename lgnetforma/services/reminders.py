@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from lgnetforma.extensions import db
+from lgnetforma.i18n import in_language
 from lgnetforma.models import (
     Comune,
     Course,
@@ -152,7 +152,7 @@ def render_reminder(
     """The subject and body of the reminder mail (templates/mail/reminder.txt), in the
     recipient's language."""
     wording = wording or Wording()
-    with force_locale(recipient_locale(user)):
+    with in_language(recipient_locale(user)):
         items = [
             {
                 "title": course.current_version.title if course.current_version else course.slug,
