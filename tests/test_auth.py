@@ -112,9 +112,7 @@ def test_registration_with_a_used_email_looks_the_same_and_mails_the_owner(
     login(client, owner)  # the owner's password still works
 
 
-def test_a_pending_operator_gets_a_new_confirmation_link_from_the_login_page(
-    app, client, mailbox
-):
+def test_a_pending_operator_gets_a_new_confirmation_link_from_the_login_page(app, client, mailbox):
     _register(client)
     mailbox.clear()
     assert "/conferma/nuovo-link" in client.get("/accesso").get_data(as_text=True)

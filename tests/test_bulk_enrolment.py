@@ -221,7 +221,9 @@ def test_thousand_rows_with_fifty_bad_ones(app, client, login_as, make_user, cou
         # never waits for it.
         assert connections == [], "the request talked to the mail server"
         assert _count(app, OutboundMail, status="queued", attempts=0) == 950
-        assert "950 inviti per scegliere la password sono in coda" in response.get_data(as_text=True)
+        assert "950 inviti per scegliere la password sono in coda" in response.get_data(
+            as_text=True
+        )
         # The worker sends them, all over one SMTP connection.
         assert run_worker_once(app).sent == 950
         assert connections == [1], "all the invitations go over one SMTP connection"

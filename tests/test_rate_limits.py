@@ -300,9 +300,7 @@ def test_password_reset_is_limited_per_email_and_per_address(limited, make_user,
     assert _reset(_client(app, "10.0.0.2"), "altra@example.it").status_code == 200
 
 
-def test_new_confirmation_links_are_limited_per_email_and_per_address(
-    limited, make_user, mailbox
-):
+def test_new_confirmation_links_are_limited_per_email_and_per_address(limited, make_user, mailbox):
     app = limited(CONFIRM_RESEND_LIMIT_PER_EMAIL="2/hour", CONFIRM_RESEND_LIMIT_PER_IP="5/hour")
     client = _client(app, "10.0.0.1")
 

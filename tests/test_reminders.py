@@ -177,7 +177,10 @@ def test_page_lists_recipients_in_scope_and_previews_the_mail(app, client, login
 def test_reminder_mail_arrives_is_logged_and_throttled(app, client, login_as, people, mailbox):
     coordinator = login_as("coordinator", region="12")
     page = _send(client).get_data(as_text=True)
-    assert "2 promemoria in coda: partiranno nei prossimi minuti. 0 saltati perché già avvisati negli ultimi 7 giorni" in page
+    assert (
+        "2 promemoria in coda: partiranno nei prossimi minuti. 0 saltati perché già avvisati negli ultimi 7 giorni"
+        in page
+    )
     anna, elena = people["anna"]["email"], people["elena"]["email"]
     assert sorted(str(m["To"]) for m in mailbox.messages) == sorted([anna, elena])
     body = mailbox.last_body(elena)
@@ -205,7 +208,10 @@ def test_reminder_mail_arrives_is_logged_and_throttled(app, client, login_as, pe
     # Within 7 days: nobody is written to again, and the page says why.
     mailbox.clear()
     page = _send(client).get_data(as_text=True)
-    assert "0 promemoria in coda: partiranno nei prossimi minuti. 2 saltati perché già avvisati negli ultimi 7 giorni" in page
+    assert (
+        "0 promemoria in coda: partiranno nei prossimi minuti. 2 saltati perché già avvisati negli ultimi 7 giorni"
+        in page
+    )
     assert mailbox.messages == []
     assert _reminders(app) == 2
     page = client.get(PAGE).get_data(as_text=True)
@@ -217,7 +223,9 @@ def test_reminder_mail_arrives_is_logged_and_throttled(app, client, login_as, pe
     with app.app_context():
         db.session.execute(update(Reminder).values(sent_at=utcnow() - timedelta(days=6)))
         db.session.commit()
-    assert "0 promemoria in coda: partiranno nei prossimi minuti. 2 saltati" in _send(client).get_data(as_text=True)
+    assert "0 promemoria in coda: partiranno nei prossimi minuti. 2 saltati" in _send(
+        client
+    ).get_data(as_text=True)
     with app.app_context():
         db.session.execute(update(Reminder).values(sent_at=utcnow() - timedelta(days=7, minutes=1)))
         db.session.commit()

@@ -80,13 +80,18 @@ def automatic_reminders(now: datetime | None = None) -> JobResult:
     db.session.commit()
     if not schedule.enabled:
         return JobResult(True, "promemoria automatici disattivati")
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        # Outside a request the links in the mail can only come from the configuration.
+        return JobResult(False, "imposta PUBLIC_BASE_URL: i promemoria contengono i link ai corsi")
     try:
         cycle = current_cycle()
     except NoCurrentCycle:
         return JobResult(True, "nessun ciclo aperto: nessun promemoria")
-    outcome = send_reminders(
-        Scope("national"), cycle, inactive_days=schedule.inactive_days, actor=None, now=now
-    )
+    # Flask builds addresses inside a request only: one on PUBLIC_BASE_URL, for the links.
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
+        outcome = send_reminders(
+            Scope("national"), cycle, inactive_days=schedule.inactive_days, actor=None, now=now
+        )
     return JobResult(
         True,
         f"{len(outcome.sent)} promemoria in coda, {len(outcome.skipped)} operatori già "
