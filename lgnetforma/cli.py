@@ -324,6 +324,7 @@ def reports_rebuild_tallies() -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Consegna la posta in coda ed esce (per cron).")
 def worker_command(once: bool) -> None:
     """Consegna la posta in coda ed esegue le attività pianificate, finché non è fermato."""

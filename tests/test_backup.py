@@ -17,7 +17,16 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from lgnetforma.extensions import db
-from lgnetforma.models import AuditEvent, Course, MediaFile, OutboundMail, Region, User
+from lgnetforma.models import (
+    AuditEvent,
+    Course,
+    JobRun,
+    MediaFile,
+    OutboundMail,
+    Region,
+    ReminderSchedule,
+    User,
+)
 from lgnetforma.services import reports
 from lgnetforma.services.cycles import close_cycle, current_cycle, cycle_by_code, open_cycle
 from lgnetforma.services.scope import Scope
@@ -104,6 +113,9 @@ def _populate(app: Any, tmp_path: Path, operators: int) -> None:
         from lgnetforma.services.tokens import create_token
 
         create_token(admin, "script")
+        # The worker's tables: a scheduled run and the reminder schedule.
+        db.session.add(JobRun(job="purge", period="2026-01-01", ok=True, summary="è ok"))
+        db.session.add(ReminderSchedule(id=1, enabled=True, weekday=0, hour=9, inactive_days=14))
         old = open_cycle("2023-2024", date(2023, 1, 1), date(2024, 12, 31), 3000)
         close_cycle(old, admin, now=NOW)
         db.session.commit()
@@ -154,7 +166,7 @@ def test_sqlite_to_postgresql_and_back(sqlite_template, new_postgres, tmp_path):
     assert expected["rows", "user_account"] > 3_000
     assert expected["rows", "cycle_snapshot"] == expected["rows", "media_file"] == 1
     manifest = _manifest(tmp_path / "a.zip")
-    assert manifest["dialect"] == "sqlite" and manifest["alembic_revision"] == "0005_report_tallies"
+    assert manifest["dialect"] == "sqlite" and manifest["alembic_revision"] == "0006_worker"
     assert [t["name"] for t in manifest["tables"]] == [t.name for t in db.metadata.sorted_tables]
 
     # On a migrated PostgreSQL database (which holds the cycle the migrations create).
@@ -341,9 +353,7 @@ def test_restore_refuses_a_database_that_is_not_empty(app, tmp_path):
         before = _counts(target)
         result = target.test_cli_runner().invoke(args=["restore", str(archive)])
         assert result.exit_code == 1
-        assert (
-            "alla revisione 0003_coordination, l'archivio alla 0005_report_tallies" in result.output
-        )
+        assert "alla revisione 0003_coordination, l'archivio alla 0006_worker" in result.output
         assert _counts(target) == before
 
 
