@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -54,11 +55,11 @@ def update_reminder_schedule(
     *, enabled: bool, weekday: int, hour: int, inactive_days: int, actor: User
 ) -> ReminderSchedule:
     if not 0 <= weekday <= 6:
-        raise ServiceError("giorno della settimana non valido", field="weekday")
+        raise ServiceError(_l("Giorno della settimana non valido."), field="weekday")
     if not 0 <= hour <= 23:
-        raise ServiceError("ora non valida", field="hour")
+        raise ServiceError(_l("Indica un'ora tra 0 e 23."), field="hour")
     if not 1 <= inactive_days <= 365:
-        raise ServiceError("giorni di inattività fuori intervallo (1-365)", field="inactive_days")
+        raise ServiceError(_l("Indica un numero di giorni tra 1 e 365."), field="inactive_days")
     schedule = reminder_schedule()
     schedule.enabled, schedule.weekday, schedule.hour = enabled, weekday, hour
     schedule.inactive_days = inactive_days
