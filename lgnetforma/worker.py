@@ -61,8 +61,11 @@ class Worker:
         self.app.logger.info("worker started (poll every %ss)", poll)
         try:
             while not self.stopping.is_set():
-                self._sync_reminder_schedule()
-                self.drain()
+                try:
+                    self._sync_reminder_schedule()
+                    self.drain()
+                except Exception:  # the database or the network down: try again later
+                    self.app.logger.exception("worker: outbox not delivered, trying again")
                 self.stopping.wait(poll)
         finally:
             if self._scheduler is not None:

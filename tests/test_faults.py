@@ -1,6 +1,6 @@
 """Faults: the database unreachable or failing mid-request (an Italian 503, nothing half
 written), the mail server down (the work is saved, the mail waits in the outbox for
-`lgnetforma mail retry`), an unexpected error (an Italian 500, never a stack trace)."""
+`lgnetforma worker --once`), an unexpected error (an Italian 500, never a stack trace)."""
 
 from __future__ import annotations
 

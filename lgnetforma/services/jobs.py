@@ -45,9 +45,14 @@ def reminder_schedule() -> ReminderSchedule:
     """The automatic-reminder settings (created, disabled, on first use)."""
     schedule = db.session.get(ReminderSchedule, 1)
     if schedule is None:
-        schedule = ReminderSchedule(id=1, enabled=False, weekday=0, hour=9, inactive_days=14)
-        db.session.add(schedule)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():  # two workers may get here at once
+                schedule = ReminderSchedule(
+                    id=1, enabled=False, weekday=0, hour=9, inactive_days=14
+                )
+                db.session.add(schedule)
+        except IntegrityError:
+            schedule = db.session.get(ReminderSchedule, 1)
     return schedule
 
 

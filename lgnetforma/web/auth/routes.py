@@ -110,7 +110,9 @@ def register() -> str | Response:
                 db.session.rollback()
                 _queue_registration_attempt(taken.owner)
                 db.session.commit()
-                return render_template("auth/registered.html", email=form.email.data)
+                # The address as a new account would show it: normalised.
+                email = accounts.normalise_email(form.email.data)
+                return render_template("auth/registered.html", email=email)
             else:
                 queue_confirmation(user)
                 db.session.commit()
