@@ -232,11 +232,10 @@ def test_a_worker_killed_mid_delivery_loses_nothing(app, database_url, smtp_fact
     assert _statuses(app) == Counter({"sent": 6})
 
 
-def test_one_worker_per_sqlite_database(app, database_url, backend):
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL takes any number
+def test_one_worker_per_sqlite_database(app, database_url):
     from lgnetforma.worker import Worker, WorkerAlreadyRunning
 
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL takes any number of workers")
     first = Worker(app)
     first.run_once()
     with pytest.raises(WorkerAlreadyRunning, match="SQLite ne gira uno solo"):
