@@ -185,3 +185,21 @@ def test_outbox_page_for_admins(page, live_server, make_user, browser_login, mai
     page.get_by_role("link", name="Attività").first.click()
     expect(page.get_by_role("heading", name="Attività pianificate")).to_be_visible()
     axe(page)
+
+    # An account waiting for confirmation: the admin queues a new link, then confirms it.
+    pending = make_user("operator", email="in.attesa@example.it")
+    with app.app_context():
+        from lgnetforma.models import User
+
+        db.session.get(User, pending["id"]).is_confirmed = False
+        db.session.commit()
+    page.goto(f"{live_server}/admin/utenti/{pending['id']}")
+    axe(page)
+    page.get_by_role("button", name="Invia di nuovo la conferma").click()
+    expect(
+        page.get_by_text("Nuovo link di conferma in coda per in.attesa@example.it")
+    ).to_be_visible()
+    page.get_by_role("button", name="Conferma l'indirizzo").click()
+    expect(page.get_by_text("confermato: ora può accedere")).to_be_visible()
+    expect(page.get_by_role("button", name="Conferma l'indirizzo")).to_have_count(0)
+    axe(page)
