@@ -114,7 +114,8 @@ def due_query(now: datetime):  # noqa: ANN201 - a Select
 
 def deliver_due(*, stop: Callable[[], bool] = lambda: False, limit: int | None = None) -> Drained:
     """Deliver the messages that are due, one transaction each, until none is left (or
-    ``stop()`` is true between two messages, or ``limit`` were handled)."""
+    ``stop()`` is true between two messages, or ``limit`` were handled, or the server
+    cannot be reached)."""
     outcome = Drained()
     started = utcnow()  # a message retried in this pass waits for the next one
     transport = Transport()
@@ -132,12 +133,15 @@ def deliver_due(*, stop: Callable[[], bool] = lambda: False, limit: int | None =
                 # No row locks to keep: end the read so the web app can write meanwhile.
                 mail_id = mail.id
                 db.session.commit()
+            server_down = False
             try:
                 transport.send(message)
             except PermanentFailure as exc:
                 error, permanent = str(exc), True
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+                error, permanent = _describe(exc), False  # this message only (a 4xx)
             except (OSError, smtplib.SMTPException) as exc:
-                error, permanent = _describe(exc), False
+                error, permanent, server_down = _describe(exc), False, True
                 transport.close()
             else:
                 error, permanent = None, False
@@ -145,6 +149,10 @@ def deliver_due(*, stop: Callable[[], bool] = lambda: False, limit: int | None =
                 mail = db.session.get(OutboundMail, mail_id)
             _record(mail, error, permanent, outcome)
             db.session.commit()
+            if server_down:
+                # The server is unreachable or broke the connection: the other messages
+                # wait for the next pass without spending a try on it.
+                break
     finally:
         transport.close()
     return outcome
