@@ -13,6 +13,7 @@ waited for, then the process exits.
 from __future__ import annotations
 
 import fcntl
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -50,10 +51,12 @@ class Worker:
 
     def run_once(self) -> Drained:
         self._single_sqlite_worker()
+        self._log_progress()
         return self.drain()
 
     def run_forever(self) -> None:
         self._single_sqlite_worker()
+        self._log_progress()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_args: self.stop())
         self._start_scheduler()
@@ -74,6 +77,12 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _log_progress(self) -> None:
+        """Job results and start/stop are INFO: a worker's log shows them (the web app's
+        stays at Flask's WARNING)."""
+        if self.app.logger.level in (logging.NOTSET, logging.WARNING):
+            self.app.logger.setLevel(logging.INFO)
 
     # --- scheduled jobs -----------------------------------------------------------------
 
