@@ -1,5 +1,6 @@
 # LGNetforma: the two set-up commands and a few more.
-#   make run    install everything, prepare the SQLite demo and serve on http://127.0.0.1:5000
+#   make run    install everything, prepare the SQLite demo, serve on http://127.0.0.1:5000
+#               and run the worker that delivers the mail (printed here in development)
 #   make test   install the test dependencies and run the whole suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -57,7 +58,11 @@ demo: install assets
 	$(BIN)/lgnetforma courses import
 	$(BIN)/lgnetforma demo create
 
+# The web server and the worker (mail, scheduled jobs) together; Ctrl-C stops both. In
+# development the worker prints each mail here, and /sviluppo/posta lists them.
 run: demo
+	@trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	$(BIN)/lgnetforma worker & worker=$$!; \
 	$(BIN)/lgnetforma run --host $(HOST) --port $(PORT)
 
 test: install-test assets

@@ -35,7 +35,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_group)
     app.cli.add_command(seed_group)
     app.cli.add_command(reports_group)
-    app.cli.add_command(mail_group)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(cycles_group)
     app.cli.add_command(backup_command)
@@ -319,21 +320,49 @@ def reports_rebuild_tallies() -> None:
     click.echo(f"Totali ricostruiti: {rows} righe.")
 
 
-# --- mail ------------------------------------------------------------------------------
+# --- the worker: mail and scheduled jobs -------------------------------------------------
 
 
-@click.group("mail", cls=AppGroup, help="La posta in uscita.")
-def mail_group() -> None:
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Consegna la posta in coda ed esce (per cron).")
+def worker_command(once: bool) -> None:
+    """Consegna la posta in coda ed esegue le attività pianificate, finché non è fermato."""
+    from lgnetforma.worker import Worker, WorkerAlreadyRunning
+
+    worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        if once:
+            done = worker.run_once()
+            click.echo(
+                f"Consegnati: {done.sent}, da riprovare: {done.retried}, non consegnabili: "
+                f"{done.failed}"
+            )
+            return
+        worker.run_forever()
+    except WorkerAlreadyRunning as error:
+        _fail(str(error))
+
+
+@click.group("jobs", cls=AppGroup, help="Le attività pianificate del worker.")
+def jobs_group() -> None:
     pass
 
 
-@mail_group.command("retry")
-def mail_retry() -> None:
-    """Riprova a consegnare i messaggi rimasti in coda."""
-    from lgnetforma.services.mail import retry_pending
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice(["reminders", "purge", "check-tallies"]))
+def jobs_run(name: str) -> None:
+    """Esegue subito un'attività (per chi usa cron invece del worker)."""
+    from lgnetforma.models import utcnow
+    from lgnetforma.services.jobs import run_job
 
-    delivered, pending = retry_pending()
-    click.echo(f"Consegnati: {delivered}, ancora in coda: {pending}")
+    run = run_job(name, period="m" + utcnow().strftime("%Y%m%dT%H%M%S"))
+    if run is None:
+        _fail(f"{name}: già in esecuzione.")
+        return
+    click.echo(run.summary)
+    if not run.ok:
+        sys.exit(1)
 
 
 # --- tokens ----------------------------------------------------------------------------

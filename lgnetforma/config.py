@@ -64,6 +64,15 @@ def _trusted_hosts(base_url: str, extra: str) -> list[str]:
     return [host for host in hosts if host]
 
 
+def _mail_backend(production: bool) -> str:
+    value = os.environ.get("MAIL_BACKEND", "").strip().lower()
+    if not value:
+        return "console" if not production and not os.environ.get("SMTP_HOST") else "smtp"
+    if value not in {"smtp", "console"}:
+        raise ConfigError(f"MAIL_BACKEND={value!r} non è valido: usa 'smtp' oppure 'console'.")
+    return value
+
+
 def load_config(instance_path: Path) -> dict[str, Any]:
     """Build the Flask configuration from environment variables."""
     env = os.environ.get("LGNETFORMA_ENV", "development").strip().lower()
@@ -85,6 +94,22 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SMTP_SSL": _bool(os.environ.get("SMTP_SSL")),
         "SMTP_TIMEOUT": 10,
         "MAIL_SENDER": os.environ.get("MAIL_SENDER", "LGNetforma <noreply@lgnetforma.local>"),
+        # "smtp", or "console": the worker prints each message instead of sending it. The
+        # default is "console" in development when SMTP_HOST is not set, so a newcomer reads
+        # the mail in the terminal of `make run` (and on /sviluppo/posta).
+        "MAIL_BACKEND": _mail_backend(production),
+        # The worker (`lgnetforma worker`): tries per message, back-off doubling from the
+        # base up to the ceiling, pause between two looks at an empty outbox.
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", default=20),
+        "MAIL_RETRY_BASE_SECONDS": _int("MAIL_RETRY_BASE_SECONDS", default=10),
+        "MAIL_RETRY_MAX_SECONDS": _int("MAIL_RETRY_MAX_SECONDS", default=3600),
+        "WORKER_POLL_SECONDS": _int("WORKER_POLL_SECONDS", default=5),
+        # Scheduled jobs of the worker (crontab syntax, Europe/Rome) and what they keep.
+        "JOB_PURGE_CRON": os.environ.get("JOB_PURGE_CRON", "15 3 * * *"),
+        "JOB_TALLIES_CRON": os.environ.get("JOB_TALLIES_CRON", "45 2 * * *"),
+        "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", default=365),
+        "MAIL_RETENTION_DAYS": _int("MAIL_RETENTION_DAYS", default=90),
+        "REVOKED_TOKEN_RETENTION_DAYS": _int("REVOKED_TOKEN_RETENTION_DAYS", default=30),
         # Every absolute link (mail, QR code, API) starts here, never at the request's Host.
         "PUBLIC_BASE_URL": public_base_url,
         # In production a request naming another host gets 400 (Flask checks TRUSTED_HOSTS).
@@ -110,6 +135,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "REGISTER_LIMIT_PER_IP": "20/hour",
         "RESET_LIMIT_PER_IP": "20/hour",
         "RESET_LIMIT_PER_EMAIL": "5/hour",
+        "CONFIRM_RESEND_LIMIT_PER_IP": "20/hour",
+        "CONFIRM_RESEND_LIMIT_PER_EMAIL": "3/hour",
         "API_AUTH_FAILURE_LIMIT_PER_IP": "20/minute",
         "API_LIMIT_PER_TOKEN": "300/minute",
         # How long a browser that logged in to an account is exempt from that account's
@@ -187,6 +214,11 @@ def check_production(config: dict[str, Any]) -> None:
         problems.append(
             "il database è SQLite: imposta DATABASE_URL verso PostgreSQL "
             "oppure LGNETFORMA_ALLOW_SQLITE=1 se è una scelta consapevole"
+        )
+    if config.get("MAIL_BACKEND") == "console":
+        problems.append(
+            "la posta verrebbe solo stampata (MAIL_BACKEND=console): imposta SMTP_HOST "
+            "oppure MAIL_BACKEND=smtp"
         )
     if problems:
         raise ConfigError(

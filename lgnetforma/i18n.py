@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from babel.support import Translations
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import get_translations
+from flask_babel import force_locale, get_translations
 from flask_login import current_user
 
 
@@ -45,3 +48,17 @@ def install_template_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: catalogue().unpgettext(c, s, p, n),
         newstyle=True,
     )
+
+
+@contextmanager
+def in_language(locale: str) -> Iterator[None]:
+    """Messages and templates in ``locale`` for a while (a mail to someone who reads
+    another language than the person acting), then back to the request's."""
+    saved = g.pop("_lgf_translations", None)
+    try:
+        with force_locale(locale):
+            yield
+    finally:
+        g.pop("_lgf_translations", None)
+        if saved is not None:
+            g._lgf_translations = saved

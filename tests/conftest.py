@@ -46,6 +46,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "new_postgres" in fixtures
         ):
             item.add_marker(pytest.mark.postgres)
+
+
 CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
@@ -57,21 +59,39 @@ def _worker() -> str:
 
 
 class Mailbox:
-    """What the local SMTP server received."""
+    """What the local SMTP server received.
+
+    Mail leaves only through the worker: reading the mailbox of a test that has an app
+    first runs the worker once (``lgnetforma worker --once``, the real delivery code), as
+    the worker running beside the web server would have done by then."""
 
     def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
+        self._messages: list[EmailMessage] = []
         self._lock = threading.Lock()
+        self.drain: Any = None
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
-        message = message_from_bytes(envelope.content, policy=policy.default)
+    @property
+    def messages(self) -> list[EmailMessage]:
+        if self.drain is not None:
+            self.drain()
+        return self._messages
+
+    @property
+    def received(self) -> list[EmailMessage]:
+        """What arrived so far, without running the worker."""
+        return self._messages
+
+    def receive(self, content: bytes) -> None:
+        message = message_from_bytes(content, policy=policy.default)
         with self._lock:
-            self.messages.append(message)  # type: ignore[arg-type]
-        return "250 OK"
+            self._messages.append(message)  # type: ignore[arg-type]
 
     def clear(self) -> None:
+        """Forget every message so far, those still in the outbox included."""
+        if self.drain is not None:
+            self.drain()
         with self._lock:
-            self.messages.clear()
+            self._messages.clear()
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
@@ -87,6 +107,18 @@ class Mailbox:
         return match.group(0)
 
 
+class SMTPHandler:
+    """aiosmtpd's handler: stores each message in ``mailbox`` (kept apart from the
+    Mailbox, whose properties aiosmtpd would otherwise read when it inspects a handler)."""
+
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.mailbox.receive(envelope.content)
+        return "250 OK"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,17 +129,28 @@ def _free_port() -> int:
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
     port = _free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(SMTPHandler(mailbox), hostname="127.0.0.1", port=port)
     controller.start()
     yield mailbox, port
     controller.stop()
 
 
 @pytest.fixture
-def mailbox(smtp_server: tuple[Mailbox, int]) -> Mailbox:
+def mailbox(smtp_server: tuple[Mailbox, int], request: pytest.FixtureRequest) -> Iterator[Mailbox]:
     box, _ = smtp_server
     box.clear()
-    return box
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        box.drain = lambda: run_worker_once(app)
+    yield box
+    box.drain = None
+
+
+def run_worker_once(app: Any) -> Any:
+    """What `lgnetforma worker --once` does: deliver every message that is due."""
+    from lgnetforma.worker import Worker
+
+    return Worker(app).drain()
 
 
 # --- databases -------------------------------------------------------------------------
@@ -194,6 +237,7 @@ def app_config(database_url: str, smtp_server: tuple[Mailbox, int], tmp_path: Pa
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": port,
         "SMTP_TIMEOUT": 5,
+        "MAIL_BACKEND": "smtp",
         "RATELIMIT_ENABLED": False,
         "REPORT_CACHE_SECONDS": 0,  # figures read right after the actions that move them
         "PAGES_DIR": str(tmp_path / "pages"),

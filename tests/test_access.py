@@ -30,6 +30,7 @@ ACCESS: dict[str, str | set[str]] = {
     "auth.logout": PUBLIC,
     "auth.reset_request": PUBLIC,
     "auth.reset": PUBLIC,
+    "auth.resend_confirmation": PUBLIC,
     "auth.profile": LOGGED_IN,
     "learn.catalogue": PUBLIC,
     "learn.course": PUBLIC,
@@ -84,6 +85,12 @@ ACCESS: dict[str, str | set[str]] = {
     "admin.close_cycle": {"admin"},
     "admin.new_cycle": {"admin"},
     "admin.audit_log": {"admin"},
+    "admin.confirm_user": {"admin"},
+    "admin.resend_user_confirmation": {"admin"},
+    "admin.outbox": {"admin"},
+    "admin.resend_mail": {"admin"},
+    "admin.cancel_mail": {"admin"},
+    "admin.scheduled_jobs": {"admin"},
     "coordinate.audit_log": {"coordinator", "admin"},
 }
 

@@ -28,12 +28,13 @@ def _user(app, email: str) -> User | None:
 
 def test_registration_sends_a_confirmation_that_enables_login(app, client, mailbox):
     html = _register(client)
-    assert "Conferma il tuo indirizzo email" in html
+    # Nothing has been sent yet: the page says the message is queued, never "sent".
+    assert "Controlla la posta" in html and "è in coda" in html and "inviato" not in html
     user = _user(app, "maria.esposito@comune.roma.it")
     assert user is not None and not user.is_confirmed and user.role == "operator"
     assert user.password_hash.startswith("scrypt:")
 
-    # Before confirming, login is refused and the link is sent again.
+    # Before confirming, login is refused, pointing to a new link.
     response = client.post(
         "/accesso",
         data={
@@ -83,10 +84,50 @@ def test_ambiguous_and_unknown_comuni_are_explained(client):
     assert "Nessun comune trovato per «Atlantide»" in _register(client, comune="Atlantide")
 
 
-def test_duplicate_email_in_another_case_is_refused(app, client, make_user, mailbox):
-    make_user("operator", email="giulia@example.it")
-    html = _register(client, email="GIULIA@Example.IT")
-    assert "Esiste già un account con questo indirizzo email" in html
+def _page_text(html: str, email: str) -> str:
+    """The page without what legitimately differs: the CSRF token and the typed email."""
+    return CSRF_RE.sub("", html).replace(email, "X")
+
+
+def test_registration_with_a_used_email_looks_the_same_and_mails_the_owner(
+    app, client, make_user, mailbox
+):
+    """No account oracle (issue 11, item 2): the same page as a new registration; the
+    owner, not the visitor, learns about it, and nothing of their account changes."""
+    owner = make_user("operator", email="giulia@example.it", name="Giulia Neri")
+    taken = _register(client, email="GIULIA@Example.IT")
+    new = app.test_client()
+    fresh = _register(new, email="NUOVA@Example.IT")
+    assert _page_text(taken, "giulia@example.it") == _page_text(fresh, "nuova@example.it")
+    assert "Esiste già" not in taken
+
+    body = mailbox.last_body("giulia@example.it")
+    assert "qualcuno ha provato a registrarsi" in body
+    assert "/accesso" in body and "/password/recupero" in body
+    assert "/conferma/" not in body
+    with app.app_context():
+        user = db.session.get(User, owner["id"])
+        assert user.full_name == "Giulia Neri" and user.is_confirmed
+        assert db.session.scalar(select(db.func.count()).select_from(User)) == 2
+    login(client, owner)  # the owner's password still works
+
+
+def test_a_pending_operator_gets_a_new_confirmation_link_from_the_login_page(app, client, mailbox):
+    _register(client)
+    mailbox.clear()
+    assert "/conferma/nuovo-link" in client.get("/accesso").get_data(as_text=True)
+    answers = []
+    for email in ("maria.esposito@comune.roma.it", "nessuno@example.it"):
+        html = client.post(
+            "/conferma/nuovo-link",
+            data={"email": email, "csrf_token": csrf_token(client, "/conferma/nuovo-link")},
+        ).get_data(as_text=True)
+        answers.append(_page_text(html, email))
+    assert answers[0] == answers[1] and "è in coda" in answers[0]
+    assert [str(m["To"]) for m in mailbox.messages] == ["maria.esposito@comune.roma.it"]
+    link = mailbox.last_link("maria.esposito@comune.roma.it")
+    assert client.get("/" + link.split("/", 3)[3]).status_code == 302
+    assert _user(app, "maria.esposito@comune.roma.it").is_confirmed
 
 
 def test_weak_passwords_are_refused_naming_the_rule(client):
@@ -183,48 +224,26 @@ def test_open_redirects_after_login_are_ignored(client, make_user):
     assert response.headers["Location"] == "/"
 
 
-def test_mail_is_queued_when_smtp_is_down(app_config, mailbox):
+def test_no_request_talks_to_smtp_and_the_worker_retries(app_config, mailbox):
+    """Registration with the mail server down: the request only queues; the worker's
+    first try fails and is scheduled again with a back-off; once the server answers, the
+    next run delivers it."""
     from lgnetforma import create_app
     from lgnetforma.models import OutboundMail
+    from tests.conftest import run_worker_once
 
-    app = create_app({**app_config, "SMTP_PORT": 1})  # nothing listens there
+    app = create_app({**app_config, "SMTP_PORT": 1, "MAIL_RETRY_BASE_SECONDS": 0})
     client = app.test_client()
     html = _register(client)
-    assert "il messaggio è in coda" in html
+    assert "è in coda" in html
     with app.app_context():
         mail = db.session.scalar(select(OutboundMail))
-        assert mail.sent_at is None and mail.attempts == 1 and mail.last_error
+        assert (mail.status, mail.attempts, mail.kind) == ("queued", 0, "confirm")
+    assert run_worker_once(app).retried == 1
+    with app.app_context():
+        mail = db.session.scalar(select(OutboundMail))
+        assert mail.status == "queued" and mail.attempts == 1
+        assert "ConnectionRefusedError" in mail.last_error and mail.next_attempt_at
     app.config["SMTP_PORT"] = app_config["SMTP_PORT"]
-    result = app.test_cli_runner().invoke(args=["mail", "retry"])
-    assert "Consegnati: 1, ancora in coda: 0" in result.output
-    assert mailbox.to("maria.esposito@comune.roma.it")
-
-
-def test_change_password_requires_the_current_one(client, login_as):
-    user = login_as("operator")
-    token = csrf_token(client, "/profilo")
-    html = client.post(
-        "/profilo",
-        data={
-            "current_password": "sbagliata",
-            "password": "nuova frase lunga",
-            "csrf_token": token,
-        },
-    ).get_data(as_text=True)
-    assert "La password attuale non è corretta" in html
-    response = client.post(
-        "/profilo",
-        data={
-            "current_password": user["password"],
-            "password": "nuova frase lunga davvero",
-            "csrf_token": token,
-        },
-    )
-    assert response.status_code == 302
-    assert client.get("/profilo").status_code == 200  # still logged in here
-
-
-def test_language_switch_to_english(client):
-    client.post("/lingua", data={"lang": "en", "next": "/", "csrf_token": csrf_token(client)})
-    html = client.get("/").get_data(as_text=True)
-    assert '<html lang="en">' in html
+    assert run_worker_once(app).sent == 1
+    assert mailbox.received and mailbox.to("maria.esposito@comune.roma.it")

@@ -16,10 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
+from lgnetforma import PACKAGE_ROOT
 from lgnetforma.extensions import db
-from lgnetforma.models import AuditEvent, Course, MediaFile, OutboundMail, Region, User
+from lgnetforma.models import (
+    AuditEvent,
+    Course,
+    JobRun,
+    MediaFile,
+    OutboundMail,
+    Region,
+    ReminderSchedule,
+    User,
+)
 from lgnetforma.services import reports
 from lgnetforma.services.cycles import close_cycle, current_cycle, cycle_by_code, open_cycle
 from lgnetforma.services.scope import Scope
@@ -29,6 +40,8 @@ from tests.factories.courses import import_courses, write_course
 from tests.services import POSTGRES_URL, postgres_reachable, require
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+# The newest migration: an archive records the revision its database was at.
+HEAD = ScriptDirectory(str(PACKAGE_ROOT / "migrations")).get_current_head()
 CONFIG = {"TESTING": True, "SECRET_KEY": "tests-only-secret-key", "RATELIMIT_ENABLED": False}
 
 
@@ -106,6 +119,9 @@ def _populate(app: Any, tmp_path: Path, operators: int) -> None:
         from lgnetforma.services.tokens import create_token
 
         create_token(admin, "script")
+        # The worker's tables: a scheduled run and the reminder schedule.
+        db.session.add(JobRun(job="purge", period="2026-01-01", ok=True, summary="è ok"))
+        db.session.add(ReminderSchedule(id=1, enabled=True, weekday=0, hour=9, inactive_days=14))
         old = open_cycle("2023-2024", date(2023, 1, 1), date(2024, 12, 31), 3000)
         close_cycle(old, admin, now=NOW)
         db.session.commit()
@@ -156,7 +172,7 @@ def test_sqlite_to_postgresql_and_back(sqlite_template, new_postgres, tmp_path):
     assert expected["rows", "user_account"] > 3_000
     assert expected["rows", "cycle_snapshot"] == expected["rows", "media_file"] == 1
     manifest = _manifest(tmp_path / "a.zip")
-    assert manifest["dialect"] == "sqlite" and manifest["alembic_revision"] == "0006_pipeline"
+    assert manifest["dialect"] == "sqlite" and manifest["alembic_revision"] == HEAD
     assert [t["name"] for t in manifest["tables"]] == [t.name for t in db.metadata.sorted_tables]
 
     # On a migrated PostgreSQL database (which holds the cycle the migrations create).
@@ -353,7 +369,7 @@ def test_restore_refuses_a_database_that_is_not_empty(app, tmp_path):
         before = _counts(target)
         result = target.test_cli_runner().invoke(args=["restore", str(archive)])
         assert result.exit_code == 1
-        assert "alla revisione 0003_coordination, l'archivio alla 0006_pipeline" in result.output
+        assert f"alla revisione 0003_coordination, l'archivio alla {HEAD}" in result.output
         assert _counts(target) == before
 
 

@@ -17,7 +17,7 @@ from lgnetforma.services import bulk_enrolment, mail
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.scope import Scope
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, run_worker_once
 from tests.factories.courses import import_courses, write_course
 
 UPLOAD = "/coordinamento/iscrizioni-massive"
@@ -207,7 +207,7 @@ def test_thousand_rows_with_fifty_bad_ones(app, client, login_as, make_user, cou
     assert _totals(app)[:2] == (users_before, enrolments_before), "the preview changed data"
 
     connections = []
-    real_connection = mail._smtp_connection
+    real_connection = mail._open_smtp
 
     def counting_connection():  # noqa: ANN202
         connections.append(1)
@@ -215,9 +215,19 @@ def test_thousand_rows_with_fifty_bad_ones(app, client, login_as, make_user, cou
 
     started = time.perf_counter()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mail, "_smtp_connection", counting_connection)
+        patch.setattr(mail, "_open_smtp", counting_connection)
         response = _confirm(client, page)
-    confirm_seconds = time.perf_counter() - started
+        confirm_seconds = time.perf_counter() - started
+        # The request only queued the invitations: however slow the mail server, it
+        # never waits for it.
+        assert connections == [], "the request talked to the mail server"
+        assert _count(app, OutboundMail, status="queued", attempts=0) == 950
+        assert "950 inviti per scegliere la password sono in coda" in response.get_data(
+            as_text=True
+        )
+        # The worker sends them, all over one SMTP connection.
+        assert run_worker_once(app).sent == 950
+        assert connections == [1], "all the invitations go over one SMTP connection"
     page = response.get_data(as_text=True)
     assert "950 account creati" in page, page[:3000]
     print(f"\n1,000 rows: preview {preview_seconds:.2f}s, confirm {confirm_seconds:.2f}s")
@@ -227,7 +237,6 @@ def test_thousand_rows_with_fifty_bad_ones(app, client, login_as, make_user, cou
     assert _count(app, User, role=Role.OPERATOR, is_confirmed=False) == 950
     assert _count(app, OutboundMail, sent_at=None) == 0
     assert len(mailbox.messages) == 950
-    assert connections == [1], "all the invitations go over one SMTP connection"
     with app.app_context():
         upload = db.session.scalar(select(BulkUpload))
         assert (upload.rows_total, upload.rows_rejected) == (1000, 50)
@@ -472,10 +481,18 @@ def test_mail_server_down_keeps_the_invitations_queued(app, make_user, courses, 
     app.config["SMTP_PORT"] = 1  # nothing listens there
     text = f"{HEADER}\nA;a@example.it;058091;corso-prova\nB;b@example.it;058091;corso-prova\n"
     result = _service_confirm(app, text, user_id=coordinator["id"])
-    assert (result.accounts_created, result.mails_delivered, result.mails_queued) == (2, 0, 2)
-    assert _count(app, OutboundMail, sent_at=None, attempts=1) == 2
+    assert (result.accounts_created, result.mails_queued) == (2, 2)
+    assert _count(app, OutboundMail, status="queued", attempts=0, kind="invitation") == 2
+    # The server unreachable: one try, the pass ends, the other invitation waits its turn.
+    assert run_worker_once(app).retried == 1
+    assert _count(app, OutboundMail, status="queued", attempts=1) == 1
+    assert _count(app, OutboundMail, status="queued", attempts=0) == 1
+    # The next pass tries the other one (the first waits for its back-off).
+    assert run_worker_once(app).retried == 1
     with app.app_context():
-        assert all(m.last_error for m in db.session.scalars(select(OutboundMail)))
+        mails = db.session.scalars(select(OutboundMail)).all()
+        assert [m.attempts for m in mails] == [1, 1]
+        assert all(m.last_error.startswith("ConnectionRefusedError") for m in mails)
 
 
 # --- refused files ---------------------------------------------------------------------

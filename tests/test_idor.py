@@ -151,6 +151,12 @@ def world(app, make_user, tmp_path) -> dict[str, Any]:
     roma_attempt, roma_completion = _complete_course(app, victim_roma)
     milano_attempt, milano_completion = _complete_course(app, victim_milano)
     roma_token_id, _ = _token(app, victim_roma["id"])
+    with app.app_context():  # a message in the outbox (admins only, whoever it is for)
+        from lgnetforma.services.mail import queue_mail
+
+        mail = queue_mail(victim_roma["email"], "Oggetto", "Testo")
+        db.session.commit()
+        mail_id = mail.id
     actors = [
         Actor("operatore di Roma", "operator"),
         Actor("formatore", "trainer"),
@@ -218,6 +224,7 @@ def world(app, make_user, tmp_path) -> dict[str, Any]:
             "name": "operatori",
             "fmt": "csv",
             "token": "x",
+            "mail_id": mail_id,
         },
         "certificate_code": code,
         "victims": (victim_roma, victim_milano),

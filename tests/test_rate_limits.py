@@ -300,6 +300,24 @@ def test_password_reset_is_limited_per_email_and_per_address(limited, make_user,
     assert _reset(_client(app, "10.0.0.2"), "altra@example.it").status_code == 200
 
 
+def test_new_confirmation_links_are_limited_per_email_and_per_address(limited, make_user, mailbox):
+    app = limited(CONFIRM_RESEND_LIMIT_PER_EMAIL="2/hour", CONFIRM_RESEND_LIMIT_PER_IP="5/hour")
+    client = _client(app, "10.0.0.1")
+
+    def ask(email: str) -> Any:
+        return client.post(
+            "/conferma/nuovo-link",
+            data={"email": email, "csrf_token": csrf_token(client, "/accesso")},
+        )
+
+    assert [ask("x@example.it").status_code for _ in range(3)] == [200, 200, 429]
+    assert [ask("y@example.it").status_code for _ in range(3)] == [200, 200, 429]
+    assert ask("z@example.it").status_code == 429  # the address's 5 are spent
+    assert _client(app, "10.0.0.2").post(
+        "/conferma/nuovo-link", data={"email": "z@example.it", "csrf_token": "x"}
+    ).status_code in (200, 400)  # another address is not limited (CSRF aside)
+
+
 # --- API -------------------------------------------------------------------------------
 
 

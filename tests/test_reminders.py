@@ -16,7 +16,7 @@ from lgnetforma.services.catalogue import course_by_slug
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.learning import enrol
 from lgnetforma.services.scope import Scope
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, run_worker_once
 from tests.factories.courses import import_courses, write_course
 
 PAGE = "/coordinamento/promemoria"
@@ -168,7 +168,7 @@ def test_page_lists_recipients_in_scope_and_previews_the_mail(app, client, login
     assert "Promemoria: i tuoi corsi LGNetforma da completare" in page
     assert "Gentile Anna Assente," in page
     assert "/corsi/corso-prova" in page
-    assert "Invia 2 promemoria" in page
+    assert "Metti in coda 2 promemoria" in page
     page = client.get(f"{PAGE}?course=corso-due&inactive_days=14").get_data(as_text=True)
     assert "1 operatori corrispondono" in page and "Anna Assente" not in page
     assert "/coordinamento/promemoria" in client.get("/coordinamento/").get_data(as_text=True)
@@ -177,13 +177,16 @@ def test_page_lists_recipients_in_scope_and_previews_the_mail(app, client, login
 def test_reminder_mail_arrives_is_logged_and_throttled(app, client, login_as, people, mailbox):
     coordinator = login_as("coordinator", region="12")
     page = _send(client).get_data(as_text=True)
-    assert "2 promemoria inviati, 0 saltati perché già avvisati negli ultimi 7 giorni" in page
+    assert (
+        "2 promemoria in coda: partiranno nei prossimi minuti. 0 saltati perché già avvisati negli ultimi 7 giorni"
+        in page
+    )
     anna, elena = people["anna"]["email"], people["elena"]["email"]
     assert sorted(str(m["To"]) for m in mailbox.messages) == sorted([anna, elena])
     body = mailbox.last_body(elena)
     assert "Gentile Elena Due Corsi," in body
     assert body.count("Corso di prova sull'accoglienza") == 2
-    assert re.search(r"http://localhost/corsi/corso-due\b", body)
+    assert re.search(r"http://127.0.0.1:5000/corsi/corso-due\b", body)
     assert str(mailbox.to(elena)[0]["Subject"]) == (
         "Promemoria: i tuoi corsi LGNetforma da completare"
     )
@@ -205,24 +208,29 @@ def test_reminder_mail_arrives_is_logged_and_throttled(app, client, login_as, pe
     # Within 7 days: nobody is written to again, and the page says why.
     mailbox.clear()
     page = _send(client).get_data(as_text=True)
-    assert "0 promemoria inviati, 2 saltati perché già avvisati negli ultimi 7 giorni" in page
+    assert (
+        "0 promemoria in coda: partiranno nei prossimi minuti. 2 saltati perché già avvisati negli ultimi 7 giorni"
+        in page
+    )
     assert mailbox.messages == []
     assert _reminders(app) == 2
     page = client.get(PAGE).get_data(as_text=True)
     assert "0 riceveranno il promemoria, 2 saranno saltati" in page
     assert page.count("saltato: già avvisato il") == 2
-    assert "Invia 0 promemoria" not in page
+    assert "Metti in coda 0 promemoria" not in page
 
     # Six days later: still too soon. Eight days later: written to again.
     with app.app_context():
         db.session.execute(update(Reminder).values(sent_at=utcnow() - timedelta(days=6)))
         db.session.commit()
-    assert "0 promemoria inviati, 2 saltati" in _send(client).get_data(as_text=True)
+    assert "0 promemoria in coda: partiranno nei prossimi minuti. 2 saltati" in _send(
+        client
+    ).get_data(as_text=True)
     with app.app_context():
         db.session.execute(update(Reminder).values(sent_at=utcnow() - timedelta(days=7, minutes=1)))
         db.session.commit()
     page = _send(client).get_data(as_text=True)
-    assert "2 promemoria inviati, 0 saltati" in page
+    assert "2 promemoria in coda: partiranno nei prossimi minuti. 0 saltati" in page
     assert len(mailbox.messages) == 2
     assert _reminders(app) == 4
 
@@ -230,10 +238,10 @@ def test_reminder_mail_arrives_is_logged_and_throttled(app, client, login_as, pe
 def test_throttle_is_per_operator_across_courses(app, client, login_as, people, mailbox):
     login_as("coordinator", region="12")
     page = _send(client, course="corso-due").get_data(as_text=True)
-    assert "1 promemoria inviati, 0 saltati" in page
+    assert "1 promemoria in coda: partiranno nei prossimi minuti. 0 saltati" in page
     assert [str(m["To"]) for m in mailbox.messages] == [people["elena"]["email"]]
     page = _send(client, course="corso-prova").get_data(as_text=True)
-    assert "1 promemoria inviati, 1 saltati" in page
+    assert "1 promemoria in coda: partiranno nei prossimi minuti. 1 saltati" in page
     assert [str(m["To"]) for m in mailbox.messages][-1] == people["anna"]["email"]
 
 
@@ -292,15 +300,17 @@ def test_page_without_recipients_still_previews_the_mail(app, client, login_as, 
     page = client.get(PAGE).get_data(as_text=True)
     assert "0 operatori corrispondono alla ricerca" in page
     assert "Gentile Nome Cognome," in page
-    assert "Invia" not in page.split("Anteprima del messaggio")[0].split("Destinatari")[1]
+    assert "Metti in coda" not in page.split("Anteprima del messaggio")[0].split("Destinatari")[1]
 
 
-def test_reminders_go_over_one_connection_and_a_refused_address_only_fails_itself(
+def test_reminders_are_queued_then_go_over_one_connection_and_a_refused_address_fails(
     app, make_user, people, mailbox
 ):
+    """The request queues; the worker sends over one connection; a 550 for one address
+    fails that message at once, with the server's answer, and no other."""
     admin = make_user("admin")
     connections = []
-    real_connection = mail._smtp_connection
+    real_connection = mail._open_smtp
     real_send = smtplib.SMTP.send_message
 
     def counting_connection():  # noqa: ANN202
@@ -309,27 +319,71 @@ def test_reminders_go_over_one_connection_and_a_refused_address_only_fails_itsel
 
     def refusing_send(self, message, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         if message["To"] == people["anna"]["email"]:
-            raise smtplib.SMTPRecipientsRefused({message["To"]: (550, b"no such user")})
+            raise smtplib.SMTPRecipientsRefused({message["To"]: (550, b"5.1.1 no such user")})
         return real_send(self, message, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mail, "_smtp_connection", counting_connection)
+        patch.setattr(mail, "_open_smtp", counting_connection)
         patch.setattr(smtplib.SMTP, "send_message", refusing_send)
         with app.test_request_context():
             actor = db.session.get(User, admin["id"])
             outcome = reminders.send_reminders(
                 Scope.of(actor), current_cycle(), inactive_days=14, actor=actor
             )
+        assert connections == [], "the request talked to the mail server"
+        assert len(outcome.sent) == 3
+        done = run_worker_once(app)
     assert connections == [1]
-    assert (len(outcome.sent), outcome.delivered, outcome.queued) == (3, 2, 1)
+    assert (done.sent, done.failed, done.retried) == (2, 1, 0)
     assert people["anna"]["email"] not in [str(m["To"]) for m in mailbox.messages]
     with app.app_context():
         refused = db.session.scalar(
             select(OutboundMail).where(OutboundMail.recipient == people["anna"]["email"])
         )
-        assert refused.sent_at is None and "SMTPRecipientsRefused" in refused.last_error
-        assert refused.attempts == 1
-    # `lgnetforma mail retry` delivers it later.
+        assert refused.status == "failed" and refused.attempts == 1
+        assert refused.last_error == "SMTPRecipientsRefused: 550 5.1.1 no such user"
+
+
+def test_the_sender_edits_subject_and_message_and_previews_them(
+    app, client, login_as, people, mailbox
+):
+    login_as("coordinator", region="12")
+    page = client.get(PAGE).get_data(as_text=True)
+    assert 'name="subject"' in page and 'name="message"' in page
+    query = "subject=Corsi+in+scadenza&message=Il+ciclo+chiude+a+fine+mese.&inactive_days=14"
+    page = client.get(f"{PAGE}?{query}").get_data(as_text=True)
+    preview = page.split("Anteprima del messaggio")[1]
+    assert "Corsi in scadenza" in preview and "Il ciclo chiude a fine mese." in preview
+    assert "ti ricordiamo che sei iscritto" not in preview
+    assert 'name="subject" value="Corsi in scadenza"' in page  # carried to the POST
+    response = client.post(
+        PAGE,
+        data={
+            "csrf_token": csrf_token(client, PAGE),
+            "course": "",
+            "inactive_days": "14",
+            "subject": "Corsi in scadenza\r\nBcc: x@evil.example",
+            "message": "Il ciclo chiude a fine mese.",
+        },
+    )
+    assert response.status_code == 302
+    sent = mailbox.to(people["anna"]["email"])
+    assert str(sent[0]["Subject"]) == "Corsi in scadenza Bcc: x@evil.example"  # one line
+    assert sent[0]["Bcc"] is None
+    body = sent[0].get_content()
+    assert "Il ciclo chiude a fine mese." in body and "Gentile Anna Assente," in body
+    assert "/corsi/corso-prova" in body
+
+
+def test_reminders_are_written_in_the_recipients_language(app, make_user, people, mailbox):
+    admin = make_user("admin")
     with app.app_context():
-        assert mail.retry_pending() == (1, 0)
-    assert people["anna"]["email"] in [str(m["To"]) for m in mailbox.messages]
+        db.session.get(User, people["anna"]["id"]).locale = "en"
+        db.session.commit()
+    with app.test_request_context():
+        actor = db.session.get(User, admin["id"])
+        reminders.send_reminders(Scope.of(actor), current_cycle(), inactive_days=14, actor=actor)
+    anna = mailbox.to(people["anna"]["email"])[0]
+    elena = mailbox.to(people["elena"]["email"])[0]
+    assert anna["Content-Language"] == "en" and "Dear Anna Assente," in anna.get_content()
+    assert elena["Content-Language"] == "it" and "Gentile Elena" in elena.get_content()

@@ -12,7 +12,13 @@ from lgnetforma.models.learning import (
     ModuleView,
     QuizAttempt,
 )
-from lgnetforma.models.mail import OutboundMail
+from lgnetforma.models.mail import (
+    AuditPurgePermit,
+    JobRun,
+    MailStatus,
+    OutboundMail,
+    ReminderSchedule,
+)
 from lgnetforma.models.people import Role, User
 from lgnetforma.models.registry import Comune, Province, Region
 from lgnetforma.models.reporting import ReportMonthTally, ReportTally
@@ -38,6 +44,10 @@ __all__ = [
     "Module",
     "ModuleVersion",
     "OutboundMail",
+    "AuditPurgePermit",
+    "JobRun",
+    "MailStatus",
+    "ReminderSchedule",
     "Province",
     "Region",
     "ReportMonthTally",

@@ -89,20 +89,39 @@ def check_comune_eligible(comune: Comune, cycle: Cycle) -> None:
         )
 
 
+class EmailInUse(Exception):
+    """A registration for an address that has an account. Not a ServiceError: the page
+    must not tell (no account oracle); the owner is told by mail instead."""
+
+    def __init__(self, owner: User) -> None:
+        super().__init__("email in use")
+        self.owner = owner
+
+
 def register_operator(
-    *, full_name: str, email: str, password: str, comune: Comune, cycle: Cycle
+    *,
+    full_name: str,
+    email: str,
+    password: str,
+    comune: Comune,
+    cycle: Cycle,
+    locale: str | None = None,
 ) -> User:
-    """Create an unconfirmed operator of an eligible comune."""
+    """Create an unconfirmed operator of an eligible comune; raise EmailInUse, after the
+    same work (the password is hashed either way), when the address has an account."""
     email = check_email(email)
     full_name = check_full_name(full_name)
     check_comune_eligible(comune, cycle)
-    if user_by_email(email) is not None:
-        raise ServiceError(_l("Esiste già un account con questo indirizzo email."), field="email")
     check_new_password(password, email)
+    password_hash = hash_password(password)
+    owner = user_by_email(email)
+    if owner is not None:
+        raise EmailInUse(owner)
     user = User(
         email=email,
         full_name=full_name.strip(),
-        password_hash=hash_password(password),
+        locale=locale,
+        password_hash=password_hash,
         role=Role.OPERATOR,
         comune=comune,
         is_confirmed=False,

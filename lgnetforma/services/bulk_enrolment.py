@@ -50,7 +50,7 @@ from lgnetforma.services.accounts import (
 from lgnetforma.services.cycles import ensure_cycle_open
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import deliver_batch, queue_mail
+from lgnetforma.services.mail import queue_mail
 from lgnetforma.services.scope import Scope
 from lgnetforma.services.text import has_control_characters
 
@@ -152,8 +152,7 @@ class BulkResult:
     enrolments_created: int
     accounts_existing: int
     enrolments_existing: int
-    mails_delivered: int
-    mails_queued: int
+    mails_queued: int  # the invitations, in the outbox: the worker sends them
 
 
 # --- reading the file ------------------------------------------------------------------
@@ -533,7 +532,7 @@ def add_enrolment(user: User, course: Course, cycle: Cycle, *, enrolled_by: User
 def confirm(text: str, *, scope: Scope, cycle: Cycle, actor: User, filename: str) -> BulkResult:
     """Check the file again, then create the accounts, the enrolments, the invitations and
     the BulkUpload record in one transaction: all of them or, on any error, none.
-    The invitations are delivered after the commit over one SMTP connection."""
+    The invitations are queued in the same transaction; the worker delivers them."""
     checked = preview(text, scope=scope, cycle=cycle)
     ensure_cycle_open(cycle)  # and hold it open until this transaction ends
     mails: list[OutboundMail] = []
@@ -562,7 +561,7 @@ def confirm(text: str, *, scope: Scope, cycle: Cycle, actor: User, filename: str
                     courses=[c.current_version.title for c in row.courses if c.current_version],
                     link=absolute_url("auth.reset", token=reset_token(user)),
                 )
-                mails.append(queue_mail(user.email, subject, body))
+                mails.append(queue_mail(user.email, subject, body, kind="invitation"))
         upload = BulkUpload(
             uploaded_by_id=actor.id,
             filename=(filename or "iscrizioni.csv")[:255],
@@ -588,7 +587,6 @@ def confirm(text: str, *, scope: Scope, cycle: Cycle, actor: User, filename: str
     except BaseException:
         db.session.rollback()
         raise
-    delivered = deliver_batch(mails)
     return BulkResult(
         upload_id=upload_id,
         rows_total=checked.rows_total,
@@ -597,8 +595,7 @@ def confirm(text: str, *, scope: Scope, cycle: Cycle, actor: User, filename: str
         enrolments_created=checked.new_enrolments,
         accounts_existing=checked.existing_accounts,
         enrolments_existing=checked.existing_enrolments,
-        mails_delivered=delivered,
-        mails_queued=len(mails) - delivered,
+        mails_queued=len(mails),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from lgnetforma.extensions import db
+from lgnetforma.i18n import in_language
 from lgnetforma.models import (
     Comune,
     Course,
@@ -31,7 +32,7 @@ from lgnetforma.models import (
     utcnow,
 )
 from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import deliver_batch, queue_mail
+from lgnetforma.services.mail import queue_mail, recipient_locale
 from lgnetforma.services.scope import Scope
 
 THROTTLE = timedelta(days=7)
@@ -60,13 +61,10 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SendOutcome:
+    """``sent``: the operators whose reminder is now in the outbox (the worker sends it)."""
+
     sent: list[Candidate]
     skipped: list[Candidate]
-    delivered: int
-
-    @property
-    def queued(self) -> int:
-        return len(self.sent) - self.delivered
 
 
 def candidates(
@@ -120,22 +118,57 @@ def candidates(
     return list(found.values())
 
 
-def render_reminder(user: User, courses: Sequence[Course]) -> tuple[str, str]:
-    """The subject and body of the reminder mail, from templates/mail/reminder.txt."""
-    items = [
-        {
-            "title": course.current_version.title if course.current_version else course.slug,
-            "link": absolute_url("learn.course", slug=course.slug),
-        }
-        for course in courses
-    ]
-    body = render_template(
-        "mail/reminder.txt",
-        user=user,
-        courses=items,
-        my_courses_link=absolute_url("learn.my_courses"),
+def default_subject() -> str:
+    return _("Promemoria: i tuoi corsi LGNetforma da completare")
+
+
+def default_message() -> str:
+    return _(
+        "ti ricordiamo che sei iscritto a questi corsi del piano formativo LGNetforma e non "
+        "li hai ancora completati:"
     )
-    return _("Promemoria: i tuoi corsi LGNetforma da completare"), body
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What the sender may change: the subject and the paragraph above the course list.
+    None (or the standard text) means the standard one, in each recipient's language."""
+
+    subject: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def of(cls, subject: str | None, message: str | None) -> Wording:
+        subject = " ".join((subject or "").split())  # one line: a header
+        message = (message or "").strip().replace("\r\n", "\n")
+        return cls(
+            subject=subject if subject and subject != default_subject() else None,
+            message=message if message and message != default_message() else None,
+        )
+
+
+def render_reminder(
+    user: User, courses: Sequence[Course], wording: Wording | None = None
+) -> tuple[str, str]:
+    """The subject and body of the reminder mail (templates/mail/reminder.txt), in the
+    recipient's language."""
+    wording = wording or Wording()
+    with in_language(recipient_locale(user)):
+        items = [
+            {
+                "title": course.current_version.title if course.current_version else course.slug,
+                "link": absolute_url("learn.course", slug=course.slug),
+            }
+            for course in courses
+        ]
+        context = {
+            "courses": items,
+            "my_courses_link": absolute_url("learn.my_courses"),
+            "message": wording.message or default_message(),
+        }
+        return wording.subject or default_subject(), render_template(
+            "mail/reminder.txt", user=user, **context
+        )
 
 
 def send_reminders(
@@ -144,15 +177,16 @@ def send_reminders(
     *,
     course: Course | None = None,
     inactive_days: int,
-    actor: User,
+    actor: User | None,
+    wording: Wording | None = None,
     now: datetime | None = None,
 ) -> SendOutcome:
-    """Queue one reminder per candidate not reminded in the last 7 days, log each one,
-    commit, then deliver them over one SMTP connection."""
+    """Queue one reminder per candidate not reminded in the last 7 days and log each one,
+    in one transaction (committed here). ``actor`` None: the automatic reminders."""
     now = now or utcnow()
     found = candidates(scope, cycle, course=course, inactive_days=inactive_days, now=now)
     if not found:
-        return SendOutcome(sent=[], skipped=[], delivered=0)
+        return SendOutcome(sent=[], skipped=[])
     user_ids = sorted(c.user.id for c in found)
     mails: list[OutboundMail] = []
     try:
@@ -173,8 +207,18 @@ def send_reminders(
         to_send = [c for c in found if c.user.id not in recent]
         skipped = [c for c in found if c.user.id in recent]
         for candidate in to_send:
-            subject, body = render_reminder(candidate.user, [p.course for p in candidate.courses])
-            mails.append(queue_mail(candidate.user.email, subject, body))
+            subject, body = render_reminder(
+                candidate.user, [p.course for p in candidate.courses], wording
+            )
+            mails.append(
+                queue_mail(
+                    candidate.user.email,
+                    subject,
+                    body,
+                    kind="reminder",
+                    locale=recipient_locale(candidate.user),
+                )
+            )
         db.session.flush()  # the mails' ids
         for candidate, mail in zip(to_send, mails, strict=True):
             pending = candidate.courses
@@ -185,7 +229,7 @@ def send_reminders(
                     if course is not None
                     else (pending[0].course.id if len(pending) == 1 else None),
                     cycle_id=cycle.id,
-                    sent_by_id=actor.id,
+                    sent_by_id=actor.id if actor is not None else None,
                     mail_id=mail.id,
                     sent_at=now,
                 )
@@ -194,8 +238,7 @@ def send_reminders(
     except BaseException:
         db.session.rollback()
         raise
-    delivered = deliver_batch(mails)
-    return SendOutcome(sent=to_send, skipped=skipped, delivered=delivered)
+    return SendOutcome(sent=to_send, skipped=skipped)
 
 
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:

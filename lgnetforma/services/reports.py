@@ -271,6 +271,7 @@ def _figures_by_group(
 _LIVE: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
 _LIVE_LOCK = threading.Lock()
 _LIVE_KEPT = 1024
+_clock = time.monotonic  # the tests' fake clock replaces it
 
 
 def _live(key: tuple[Any, ...], compute: Callable[[], T], *, now: datetime | None = None) -> T:
@@ -285,7 +286,7 @@ def _live(key: tuple[Any, ...], compute: Callable[[], T], *, now: datetime | Non
     if not ttl or now is not None:
         return compute()
     key = (db.session.get_bind().url.render_as_string(hide_password=True), *key)
-    started = time.monotonic()
+    started = _clock()
     with _LIVE_LOCK:
         found = _LIVE.get(key)
         if found is not None and started - found[0] < ttl:

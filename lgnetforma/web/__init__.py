@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
         author,
         certificates,
         coordinate,
+        devmail,
         errors,
         learn,
         public,
@@ -31,3 +32,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(certificates.bp)
     app.register_blueprint(author.bp)
     app.register_blueprint(coordinate.bp)
+    if devmail.enabled(app.config):
+        app.register_blueprint(devmail.bp)

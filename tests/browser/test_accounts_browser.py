@@ -30,7 +30,9 @@ def test_register_confirm_login_journey(page, live_server, mailbox, axe):
         password="una frase lunga per il corso",
         comune="Roma (RM) – 058091",
     )
-    expect(page.get_by_role("heading", name="Conferma il tuo indirizzo email")).to_be_visible()
+    expect(page.get_by_role("heading", name="Controlla la posta")).to_be_visible()
+    expect(page.get_by_text("è in coda per lucia.ferri@comune.roma.it")).to_be_visible()
+    axe(page)
 
     link = mailbox.last_link("lucia.ferri@comune.roma.it")
     page.goto(link)
@@ -70,14 +72,15 @@ def test_registration_refusals_are_explained(page, live_server, make_user, mailb
         password="una frase lunga per il corso",
         comune="058091",
     )
-    expect(page.locator("#email-error")).to_contain_text("Esiste già un account")
+    # The same page as a new registration: the owner is told by mail, not the visitor.
+    expect(page.get_by_role("heading", name="Controlla la posta")).to_be_visible()
 
     _fill_registration(
         page, live_server, email="nuova@example.it", password="corta", comune="058091"
     )
     expect(page.locator("#password-error")).to_contain_text("almeno 12 caratteri")
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
-    assert mailbox.messages == []
+    assert [str(m["To"]) for m in mailbox.messages] == ["gia.registrata@example.it"]
 
 
 def test_static_assets_are_local(page, live_server):
@@ -144,4 +147,59 @@ def test_english_is_available(page, live_server, axe):
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("button", name="Italiano")).to_be_visible()
     assert re.search(r"LGNetforma", page.title())
+    axe(page)
+
+
+def test_outbox_page_for_admins(page, live_server, make_user, browser_login, mailbox, axe, app):
+    """The outbox lists what the worker has to send, sent, or gave up on; an admin
+    cancels a queued message and resends a failed one, from an accessible page."""
+    from lgnetforma.extensions import db
+    from lgnetforma.services.mail import queue_mail
+
+    with app.app_context():
+        queue_mail("in.coda@example.it", "Da inviare", "Testo", kind="reminder")
+        failed = queue_mail("fallito@example.it", "Non arrivato", "Testo", kind="reset")
+        failed.status, failed.attempts = "failed", 20
+        failed.last_error = "SMTPRecipientsRefused: 550 5.1.1 no such user"
+        db.session.commit()
+    browser_login(make_user("admin"))
+    page.get_by_role("link", name="Posta").first.click()
+    expect(page.get_by_role("heading", name="Posta in uscita")).to_be_visible()
+    table = page.locator("#outbox")
+    expect(table).to_contain_text("550 5.1.1 no such user")
+    expect(table).to_contain_text("In coda")
+    axe(page)
+
+    page.get_by_label("Stato").select_option(label="Non consegnato")
+    page.get_by_role("button", name="Filtra").click()
+    expect(table).not_to_contain_text("in.coda@example.it")
+    page.get_by_role("button", name="Invia di nuovo il messaggio 2 a fallito@example.it").click()
+    expect(page.get_by_text("Una nuova copia del messaggio per fallito@example.it")).to_be_visible()
+    axe(page)
+
+    page.goto(f"{live_server}/admin/posta?status=queued")
+    page.get_by_role("button", name="Annulla il messaggio 1 a in.coda@example.it").click()
+    expect(page.get_by_text("Messaggio per in.coda@example.it annullato.")).to_be_visible()
+    assert [str(m["To"]) for m in mailbox.messages] == ["fallito@example.it"]
+
+    page.get_by_role("link", name="Attività").first.click()
+    expect(page.get_by_role("heading", name="Attività pianificate")).to_be_visible()
+    axe(page)
+
+    # An account waiting for confirmation: the admin queues a new link, then confirms it.
+    pending = make_user("operator", email="in.attesa@example.it")
+    with app.app_context():
+        from lgnetforma.models import User
+
+        db.session.get(User, pending["id"]).is_confirmed = False
+        db.session.commit()
+    page.goto(f"{live_server}/admin/utenti/{pending['id']}")
+    axe(page)
+    page.get_by_role("button", name="Invia di nuovo la conferma").click()
+    expect(
+        page.get_by_text("Nuovo link di conferma in coda per in.attesa@example.it")
+    ).to_be_visible()
+    page.get_by_role("button", name="Conferma l'indirizzo").click()
+    expect(page.get_by_text("confermato: ora può accedere")).to_be_visible()
+    expect(page.get_by_role("button", name="Conferma l'indirizzo")).to_have_count(0)
     axe(page)

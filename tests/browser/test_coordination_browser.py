@@ -55,17 +55,18 @@ def test_upload_preview_confirm_then_remind(
     page.goto(f"{live_server}/coordinamento/")
     page.get_by_role("link", name="Promemoria agli operatori").click()
     page.get_by_label("Giorni di inattività").fill("0")
-    page.get_by_role("button", name="Aggiorna l'elenco").click()
+    page.get_by_label("Oggetto").fill("I tuoi corsi ti aspettano")
+    page.get_by_role("button", name="Aggiorna l'elenco e l'anteprima").click()
     expect(page.locator("#recipients")).to_contain_text("Laura Bianchi")
     expect(page.locator(".mail-preview")).to_contain_text("Gentile Laura Bianchi,")
+    expect(page.locator(".mail-preview")).to_contain_text("I tuoi corsi ti aspettano")
     axe(page)
     mailbox.clear()
-    page.get_by_role("button", name="Invia 2 promemoria").click()
+    page.get_by_role("button", name="Metti in coda 2 promemoria").click()
     expect(
-        page.get_by_text(
-            "2 promemoria inviati, 0 saltati perché già avvisati negli ultimi 7 giorni"
-        )
+        page.get_by_text("2 promemoria in coda: partiranno nei prossimi minuti.")
     ).to_be_visible()
     assert len(mailbox.messages) == 2
+    assert str(mailbox.messages[0]["Subject"]) == "I tuoi corsi ti aspettano"
     expect(page.locator("#recipients")).to_contain_text("saltato: già avvisato il")
     axe(page)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
-from lgnetforma.models import Comune, Region, User
+from lgnetforma.models import Comune, Region, User, utcnow
 from lgnetforma.services import accounts
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import send_mail
+from lgnetforma.services.mail import compose
 from lgnetforma.services.registry import find_comune
 from lgnetforma.services.users import regions, update_user, user_query
 from lgnetforma.web.access import roles_required
@@ -88,13 +90,18 @@ def create_user() -> str | Response:
                 object_id=user.id,
                 details=_audited_fields(user),
             )
+            compose(
+                user,
+                "invitation",
+                _l("Il tuo account LGNetforma"),
+                "mail/invitation.txt",
+                link=absolute_url("auth.reset", token=accounts.reset_token(user)),
+            )
             db.session.commit()
-            link = absolute_url("auth.reset", token=accounts.reset_token(user))
-            body = render_template("mail/invitation.txt", user=user, link=link)
-            send_mail(user.email, _("Il tuo account LGNetforma"), body)
             flash(
                 _(
-                    "Account creato per %(name)s: ha ricevuto un invito per scegliere la password.",
+                    "Account creato per %(name)s: l'invito per scegliere la password è in coda "
+                    "e partirà nei prossimi minuti.",
                     name=user.full_name,
                 ),
                 "success",
@@ -142,6 +149,52 @@ def edit_user(user_id: int) -> str | Response:
             flash(_("Modifiche salvate."), "success")
             return redirect(url_for("admin.users"))
     return render_template("admin/user_edit.html", form=form, user=user)
+
+
+@bp.post("/utenti/<int:user_id>/conferma")
+@roles_required("admin")
+def confirm_user(user_id: int) -> Response:
+    """Confirm an address by hand (the person showed it to the admin another way)."""
+    user = db.session.get(User, user_id) or abort(404)
+    if FlaskForm().validate_on_submit() and not user.is_confirmed and user.deleted_at is None:
+        user.is_confirmed, user.confirmed_at = True, utcnow()
+        audit(
+            "user.confirmed_by_admin",
+            object_type="user",
+            object_id=user.id,
+            comune_id=user.comune_id,
+        )
+        db.session.commit()
+        flash(
+            _("Indirizzo di %(name)s confermato: ora può accedere.", name=user.full_name), "success"
+        )
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.post("/utenti/<int:user_id>/conferma/invia")
+@roles_required("admin")
+def resend_user_confirmation(user_id: int) -> Response:
+    """Queue a new confirmation link for an account still waiting for one."""
+    from lgnetforma.web.auth.routes import queue_confirmation
+
+    user = db.session.get(User, user_id) or abort(404)
+    if FlaskForm().validate_on_submit() and not user.is_confirmed and user.deleted_at is None:
+        queue_confirmation(user)
+        audit(
+            "user.confirmation_resent",
+            object_type="user",
+            object_id=user.id,
+            comune_id=user.comune_id,
+        )
+        db.session.commit()
+        flash(
+            _(
+                "Nuovo link di conferma in coda per %(email)s: partirà nei prossimi minuti.",
+                email=user.email,
+            ),
+            "success",
+        )
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 def _audited_fields(user: User) -> dict[str, object]:

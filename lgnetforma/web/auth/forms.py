@@ -59,6 +59,15 @@ class LoginForm(FlaskForm):
     remember = BooleanField(_l("Ricordami su questo dispositivo"))
 
 
+class ResendConfirmationForm(FlaskForm):
+    email = EmailField(
+        _l("Email"),
+        validators=email_validators(),
+        filters=[strip],
+        render_kw={"autocomplete": "email"},
+    )
+
+
 class ResetRequestForm(FlaskForm):
     email = EmailField(
         _l("Email"),

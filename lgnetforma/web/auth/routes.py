@@ -29,7 +29,7 @@ from lgnetforma.services.audit import typed_email
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import send_mail
+from lgnetforma.services.mail import compose
 from lgnetforma.services.personal_data import delete_account, export_data
 from lgnetforma.services.registry import eligible_comuni, find_comune
 from lgnetforma.services.tokens import create_token, revoke_token, token_of, tokens_of
@@ -41,6 +41,7 @@ from lgnetforma.web.auth.forms import (
     DeleteAccountForm,
     LoginForm,
     RegistrationForm,
+    ResendConfirmationForm,
     ResetPasswordForm,
     ResetRequestForm,
 )
@@ -50,16 +51,16 @@ from lgnetforma.web.urls import safe_next_url
 
 bp = Blueprint("auth", __name__)
 
-MAIL_QUEUED = _l(
-    "Il server di posta non risponde in questo momento: il messaggio è in coda e ti "
-    "arriverà appena possibile."
-)
 
-
-def _send_confirmation(user: User) -> bool:
-    link = absolute_url("auth.confirm", token=accounts.confirmation_token(user))
-    body = render_template("mail/confirm.txt", user=user, link=link)
-    return send_mail(user.email, _("Conferma il tuo indirizzo email – LGNetforma"), body)
+def queue_confirmation(user: User) -> None:
+    """Put a new confirmation link in the outbox (the caller commits; the worker sends)."""
+    compose(
+        user,
+        "confirm",
+        _l("Conferma il tuo indirizzo email – LGNetforma"),
+        "mail/confirm.txt",
+        link=absolute_url("auth.confirm", token=accounts.confirmation_token(user)),
+    )
 
 
 def _limit_breached(form_name: str):  # noqa: ANN202 - Flask-Limiter's on_breach hook
@@ -100,17 +101,37 @@ def register() -> str | Response:
                     password=form.password.data,
                     comune=comune,
                     cycle=cycle,
+                    locale=session.get("lang"),
                 )
             except ServiceError as error:
                 db.session.rollback()
                 getattr(form, error.field or "email").errors.append(str(error))
-            else:
+            except accounts.EmailInUse as taken:
+                # The same page as a new registration; the owner hears about it by mail.
+                db.session.rollback()
+                _queue_registration_attempt(taken.owner)
                 db.session.commit()
-                delivered = _send_confirmation(user)
-                return render_template(
-                    "auth/registered.html", email=user.email, delivered=delivered
-                )
+                # The address as a new account would show it: normalised.
+                email = accounts.normalise_email(form.email.data)
+                return render_template("auth/registered.html", email=email)
+            else:
+                queue_confirmation(user)
+                db.session.commit()
+                return render_template("auth/registered.html", email=user.email)
     return render_template("auth/register.html", form=form, comuni=eligible_comuni(cycle))
+
+
+def _queue_registration_attempt(owner: User) -> None:
+    if owner.deleted_at is not None or not owner.is_active:
+        return
+    compose(
+        owner,
+        "register_existing",
+        _l("Tentativo di registrazione con il tuo indirizzo – LGNetforma"),
+        "mail/register_existing.txt",
+        login_link=absolute_url("auth.login"),
+        reset_link=absolute_url("auth.reset_request"),
+    )
 
 
 def _resolve_comune(form: RegistrationForm):  # noqa: ANN202
@@ -237,13 +258,12 @@ def login() -> str | Response:
             _failed_login(email, (per_ip, per_account_ip, per_account))
             form.form_errors.append(_("Email o password non corretti."))
         elif not user.is_confirmed:
-            delivered = _send_confirmation(user)
             form.form_errors.append(
                 _(
-                    "Devi ancora confermare il tuo indirizzo email: ti abbiamo inviato di "
-                    "nuovo il link di conferma."
+                    "Devi ancora confermare il tuo indirizzo email con il link che ti abbiamo "
+                    "scritto. Non lo trovi o è scaduto? Chiedine uno nuovo da «Non hai ricevuto "
+                    "l'email di conferma?» qui sotto."
                 )
-                + ("" if delivered else " " + str(MAIL_QUEUED))
             )
         else:
             throttle.forgive(per_account_ip)
@@ -338,12 +358,44 @@ def reset_request() -> str | Response:
         throttle.spend([per_email])
         user = accounts.user_by_email(form.email.data)
         if user is not None and user.is_active:
-            link = absolute_url("auth.reset", token=accounts.reset_token(user))
-            body = render_template("mail/reset.txt", user=user, link=link)
-            send_mail(user.email, _("Reimposta la password – LGNetforma"), body)
+            # Only queued: the request never waits for a mail server, so a known and an
+            # unknown address take the same time.
+            compose(
+                user,
+                "reset",
+                _l("Reimposta la password – LGNetforma"),
+                "mail/reset.txt",
+                link=absolute_url("auth.reset", token=accounts.reset_token(user)),
+            )
+        db.session.commit()
         # The same answer whether or not the address is registered.
         return render_template("auth/reset_sent.html", email=form.email.data)
     return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/conferma/nuovo-link", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["CONFIRM_RESEND_LIMIT_PER_IP"],
+    methods=["POST"],
+    on_breach=_limit_breached("conferma/nuovo-link"),
+)
+def resend_confirmation() -> str | Response:
+    """A pending operator asks for a new confirmation link: the same answer whoever asks."""
+    form = ResendConfirmationForm()
+    if form.validate_on_submit():
+        per_email = Budget(
+            "CONFIRM_RESEND_LIMIT_PER_EMAIL",
+            (throttle.digest(accounts.normalise_email(form.email.data)),),
+        )
+        if throttle.exceeded([per_email]):
+            return _too_many_attempts(per_email)
+        throttle.spend([per_email])
+        user = accounts.user_by_email(form.email.data)
+        if user is not None and user.is_active and not user.is_confirmed:
+            queue_confirmation(user)
+        db.session.commit()
+        return render_template("auth/confirmation_queued.html", email=form.email.data)
+    return render_template("auth/resend_confirmation.html", form=form)
 
 
 @bp.route("/password/nuova/<token>", methods=["GET", "POST"])

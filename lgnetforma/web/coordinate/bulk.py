@@ -106,13 +106,12 @@ def bulk_confirm() -> Response | tuple[str, int]:
     if result.mails_queued:
         flash(
             ngettext(
-                "Il server di posta non risponde: %(num)s invito è in coda e partirà appena "
-                "possibile.",
-                "Il server di posta non risponde: %(num)s inviti sono in coda e partiranno "
-                "appena possibile.",
+                "%(num)s invito per scegliere la password è in coda: partirà nei prossimi minuti.",
+                "%(num)s inviti per scegliere la password sono in coda: partiranno nei "
+                "prossimi minuti.",
                 result.mails_queued,
             ),
-            "warning",
+            "info",
         )
     return redirect(url_for("coordinate.bulk_upload"))
 

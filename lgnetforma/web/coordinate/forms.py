@@ -5,8 +5,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import EmailField, HiddenField, IntegerField, SelectField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from lgnetforma.web.forms import email_validators, required, strip
 
@@ -55,5 +62,18 @@ class ReminderForm(FlaskForm):
         description=_l(
             "Operatori che non aprono il corso da più di questi giorni "
             "(o che non l'hanno mai iniziato)."
+        ),
+    )
+    subject = StringField(
+        _l("Oggetto"),
+        validators=[Optional(), Length(max=200, message=_l("Al massimo 200 caratteri."))],
+    )
+    message = TextAreaField(
+        _l("Messaggio"),
+        validators=[Optional(), Length(max=2000, message=_l("Al massimo 2.000 caratteri."))],
+        description=_l(
+            "Il testo che precede l'elenco dei corsi: il saluto, i link ai corsi e la firma "
+            "sono aggiunti per ogni operatore. Lascia il testo proposto per scrivere a "
+            "ciascuno nella sua lingua."
         ),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -59,7 +58,11 @@ def _page(form: ReminderForm, courses: dict[str, Course], status: int = 200) -> 
         sample_user = User(full_name=_("Nome Cognome"))
         selected = courses.get(form.course.data or "")
         sample_courses = [selected] if selected else list(courses.values())[:2]
-    subject, body = service.render_reminder(sample_user, sample_courses)
+    if not form.subject.data:
+        form.subject.data = service.default_subject()
+    if not form.message.data:
+        form.message.data = service.default_message()
+    subject, body = service.render_reminder(sample_user, sample_courses, _wording(form))
     return render_template(
         "coordinate/reminders.html",
         form=form,
@@ -74,6 +77,10 @@ def _page(form: ReminderForm, courses: dict[str, Course], status: int = 200) -> 
         body=body,
         throttle_days=service.THROTTLE.days,
     ), status
+
+
+def _wording(form: ReminderForm) -> service.Wording:
+    return service.Wording.of(form.subject.data, form.message.data)
 
 
 @bp.get("/promemoria")
@@ -100,13 +107,16 @@ def send() -> Response | tuple[str, int]:
         course=course,
         inactive_days=form.inactive_days.data,
         actor=current_user._get_current_object(),  # type: ignore[attr-defined]
+        wording=_wording(form),
     )
     audit(
         "reminders.sent",
         details={
             "sent": len(outcome.sent),
             "skipped": len(outcome.skipped),
-            "queued": outcome.queued,
+            "queued": len(outcome.sent),
+            "custom_subject": _wording(form).subject is not None,
+            "custom_message": _wording(form).message is not None,
             "course": course.slug if course else None,
             "inactive_days": form.inactive_days.data,
         },
@@ -115,25 +125,14 @@ def send() -> Response | tuple[str, int]:
     db.session.commit()
     flash(
         _(
-            "%(sent)s promemoria inviati, %(skipped)s saltati perché già avvisati negli "
-            "ultimi %(days)s giorni.",
+            "%(sent)s promemoria in coda: partiranno nei prossimi minuti. %(skipped)s saltati "
+            "perché già avvisati negli ultimi %(days)s giorni.",
             sent=len(outcome.sent),
             skipped=len(outcome.skipped),
             days=service.THROTTLE.days,
         ),
         "success",
     )
-    if outcome.queued:
-        flash(
-            ngettext(
-                "Il server di posta non risponde: %(num)s messaggio è in coda e partirà appena "
-                "possibile.",
-                "Il server di posta non risponde: %(num)s messaggi sono in coda e partiranno "
-                "appena possibile.",
-                outcome.queued,
-            ),
-            "warning",
-        )
     return redirect(
         url_for(
             "coordinate.reminders",
