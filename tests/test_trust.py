@@ -48,6 +48,29 @@ def test_production_refuses_a_forged_host_and_mails_links_on_the_public_address(
     assert mailbox.last_link(user["email"]).startswith("https://localhost/password/nuova/")
 
 
+# --- 2. no account oracle: a reset request does the same thing for any address -------------
+
+
+def test_a_reset_request_never_waits_for_a_mail_server(app, client, make_user, mailbox):
+    """Known or unknown, the request only writes to the outbox: no SMTP in the request, so
+    its time does not tell whether the address has an account (the mail server's latency
+    was the difference the probe measured)."""
+    user = make_user("operator")
+    mailbox.clear()
+    app.config["SMTP_PORT"] = 9  # nothing listens: a request that tried SMTP would wait or fail
+    for email in ("nessuno@example.it", user["email"]):
+        response = _request_reset(client, email, "localhost")
+        assert response.status_code == 200 and "Controlla la posta" in response.get_data(
+            as_text=True
+        )
+    assert mailbox.received == []  # nothing left during the requests
+    with app.app_context():
+        from lgnetforma.models import OutboundMail
+
+        queued = db.session.scalars(select(OutboundMail.recipient)).all()
+        assert queued == [user["email"]]
+
+
 # --- 3. control characters: one rule, every entry point ---------------------------------
 
 HIDDEN = ["Esc\x1b[31m", "a\u202eb", "a\u2066b", "zero\u200bwidth", "c1\x85c2", "riga\nnuova"]
