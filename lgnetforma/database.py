@@ -21,6 +21,15 @@ def _sqlite_connection(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+LIKE_ESCAPE = "\\"
+
+
+def like_text(text: str) -> str:
+    """``text`` for a LIKE pattern, its wildcards (% and _) and the escape character taken
+    literally; use with ``escape=LIKE_ESCAPE``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def init_app(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():

@@ -25,6 +25,7 @@ from lgnetforma.api.openapi import (
     coverage_params,
     progress_params,
 )
+from lgnetforma.database import LIKE_ESCAPE, like_text
 from lgnetforma.extensions import csrf, db
 from lgnetforma.models import Comune, Cycle, Province, Region, Role, User
 from lgnetforma.services import reports
@@ -265,8 +266,7 @@ def comuni() -> Response:
     elif args["eligible"] is False:
         conditions.append(~eligible_condition(cycle) | Comune.population.is_(None))
     if args["q"] is not None:
-        escaped = args["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Comune.name.ilike(escaped + "%", escape="\\"))
+        conditions.append(Comune.name.ilike(like_text(args["q"]) + "%", escape=LIKE_ESCAPE))
     total = db.session.scalar(select(func.count(Comune.id)).where(*conditions)) or 0
     page, per_page = args["page"], args["per_page"]
     rows = db.session.execute(

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, or_, select
 
+from lgnetforma.database import LIKE_ESCAPE, like_text
 from lgnetforma.extensions import db
 from lgnetforma.models import AuditEvent, Comune, User
 from lgnetforma.services.scope import Scope
@@ -39,6 +40,7 @@ ACTIONS: dict[str, Any] = {
     "user.reactivated": _l("Account riattivato"),
     "enrolment.created": _l("Iscrizione a un corso"),
     "attempt.submitted": _l("Questionario inviato"),
+    "attempts.granted": _l("Tentativi di questionario concessi"),
     "course.completed": _l("Corso completato"),
     "certificate.issued": _l("Attestato rilasciato"),
     "certificate.downloaded": _l("Attestato scaricato"),
@@ -170,8 +172,7 @@ class AuditSearch:
 
 
 def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{like_text(text)}%"
 
 
 def scope_condition(scope: Scope) -> ColumnElement[bool]:
@@ -199,7 +200,9 @@ def search_query(search: AuditSearch, scope: Scope | None = None) -> Select:
     if search.action:
         query = query.where(AuditEvent.action == search.action)
     if search.actor_email:
-        query = query.where(User.email.like(_like(search.actor_email.strip().lower()), escape="\\"))
+        query = query.where(
+            User.email.like(_like(search.actor_email.strip().lower()), escape=LIKE_ESCAPE)
+        )
     if search.since:
         query = query.where(AuditEvent.occurred_at >= datetime.combine(search.since, time(), UTC))
     if search.until:

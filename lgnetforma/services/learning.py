@@ -421,9 +421,7 @@ def grant_attempts(
     if enrolment_for(operator, module.course, cycle) is None:
         raise ServiceError(_l("L'operatore non è iscritto a questo corso."), field="module")
     if not 1 <= extra <= MAX_GRANT:
-        raise ServiceError(
-            _l("Indica da 1 a %(n)d tentativi in più.", n=MAX_GRANT), field="extra"
-        )
+        raise ServiceError(_l("Indica da 1 a %(n)d tentativi in più.", n=MAX_GRANT), field="extra")
     reason = " ".join((reason or "").split())
     if not reason:
         raise ServiceError(_l("Scrivi il motivo della concessione."), field="reason")

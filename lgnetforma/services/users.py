@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
+from lgnetforma.database import LIKE_ESCAPE, like_text
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Region, Role, User
 from lgnetforma.services.errors import ServiceError
@@ -15,8 +16,13 @@ def user_query(*, text: str = "", role: str = "") -> Select:
     if role:
         query = query.where(User.role == role)
     if text:
-        pattern = f"%{text.strip().lower()}%"
-        query = query.where(or_(func.lower(User.full_name).like(pattern), User.email.like(pattern)))
+        pattern = f"%{like_text(text.strip().lower())}%"
+        query = query.where(
+            or_(
+                func.lower(User.full_name).like(pattern, escape=LIKE_ESCAPE),
+                User.email.like(pattern, escape=LIKE_ESCAPE),
+            )
+        )
     return query
 
 

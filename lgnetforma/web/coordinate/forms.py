@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import EmailField, HiddenField, IntegerField, SelectField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import EmailField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange
 
 from lgnetforma.web.forms import email_validators, required, strip
 
@@ -56,4 +56,28 @@ class ReminderForm(FlaskForm):
             "Operatori che non aprono il corso da più di questi giorni "
             "(o che non l'hanno mai iniziato)."
         ),
+    )
+
+
+class GrantAttemptsForm(FlaskForm):
+    """More attempts at one quiz module; ``request_key`` makes a repeated submit a no-op."""
+
+    module = HiddenField(validators=[InputRequired()])
+    request_key = HiddenField(validators=[InputRequired()])
+    extra = IntegerField(
+        _l("Tentativi in più"),
+        default=1,
+        validators=[
+            InputRequired(message=_l("Indica quanti tentativi concedere.")),
+            NumberRange(min=1, max=10, message=_l("Indica da 1 a 10 tentativi in più.")),
+        ],
+    )
+    reason = TextAreaField(
+        _l("Motivo"),
+        filters=[strip],
+        validators=[
+            InputRequired(message=_l("Scrivi il motivo della concessione.")),
+            Length(max=500, message=_l("Il motivo può avere al massimo 500 caratteri.")),
+        ],
+        description=_l("Resta nel registro delle attività, ad esempio «assente per malattia»."),
     )
