@@ -157,7 +157,7 @@ def course_param() -> Param:
     return Param(
         "course",
         "string",
-        _("Il corso (il suo identificativo, lo slug): solo le sue cifre."),
+        _("Il corso, indicato dal suo slug: solo le cifre di quel corso."),
         pattern=SLUG_PATTERN,
         example="anagrafe-digitale",
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 
 from lgnetforma.database import LIKE_ESCAPE, like_text
 from lgnetforma.extensions import db
+from lgnetforma.i18n import TIME_ZONE
 from lgnetforma.models import AuditEvent, Comune, User
 from lgnetforma.services.scope import Scope
 
@@ -204,9 +205,10 @@ def search_query(search: AuditSearch, scope: Scope | None = None) -> Select:
             User.email.like(_like(search.actor_email.strip().lower()), escape=LIKE_ESCAPE)
         )
     if search.since:
-        query = query.where(AuditEvent.occurred_at >= datetime.combine(search.since, time(), UTC))
+        start = datetime.combine(search.since, time(), TIME_ZONE)  # days in Rome
+        query = query.where(AuditEvent.occurred_at >= start)
     if search.until:
-        end = datetime.combine(search.until + timedelta(days=1), time(), UTC)
+        end = datetime.combine(search.until + timedelta(days=1), time(), TIME_ZONE)
         query = query.where(AuditEvent.occurred_at < end)
     if search.object_type:
         query = query.where(AuditEvent.object_type == search.object_type.strip())
