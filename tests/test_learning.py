@@ -165,6 +165,33 @@ def test_the_attempt_limit_is_enforced_with_a_clear_message(app, client, login_a
     assert _count(app, QuizAttempt) == 2
 
 
+def test_the_learner_always_sees_the_attempts_left(app, client, login_as, make_user, course):
+    login_as("operator")
+    make_user("coordinator", region="12", name="Gialli Paola")
+    make_user("coordinator", region="03", name="Altra Regione")
+    _enrol(client)
+    client.get(f"{COURSE}/questionario")  # open the module
+    assert "Ti restano 2 tentativi." in client.get(f"{COURSE}/questionario").get_data(as_text=True)
+    html, first = _open_quiz(client)
+    assert "Tentativi a disposizione, compreso questo: 2." in html
+    assert "Serve almeno il 100% di risposte corrette." in html
+    html = _submit(client, first, WRONG, follow=True).get_data(as_text=True)
+    assert "Ti resta 1 tentativo." in html and "Riprova" in html
+    html, second = _open_quiz(client)
+    assert "Questo è l'ultimo tentativo a disposizione." in html
+    html = _submit(client, second, WRONG, follow=True).get_data(as_text=True)
+    assert "Non ti restano tentativi per questo questionario." in html
+    assert (
+        "Può concederti altri tentativi il coordinatore del tuo territorio: Gialli Paola." in html
+    )
+    assert "Altra Regione" not in html
+    assert "Riprova" not in html
+    module = client.get(f"{COURSE}/questionario").get_data(as_text=True)
+    assert "Non ti restano tentativi" in module and "Riprova il questionario" not in module
+    # The old review page of the first attempt offers no retry either.
+    assert "Riprova" not in client.get(f"/tentativi/{first}").get_data(as_text=True)
+
+
 def test_submitting_twice_records_one_attempt_with_the_same_result(app, client, login_as, course):
     login_as("operator")
     _enrol(client)
