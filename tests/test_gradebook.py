@@ -331,3 +331,42 @@ def test_concurrent_grants_of_one_form_count_once(app, backend, make_user, lazio
         operator = db.session.get(User, viterbo)
         module = db.session.scalar(select(Module).filter_by(slug="questionario"))
         assert learning.attempt_allowance(operator, module, current_cycle()).left == 1
+
+
+def test_a_trainer_grants_from_the_editor_for_their_courses(app, client, make_user, lazio):
+    trainer = make_user("trainer", name="Marco Formatore")
+    login(client, trainer)
+    page = client.get("/editor/tentativi").get_data(as_text=True)
+    assert "Nessun questionario dei tuoi corsi" in page
+    with app.app_context():
+        module = db.session.scalar(select(Module).filter_by(slug="questionario"))
+        module.current_version.created_by_id = trainer["id"]
+        db.session.commit()
+        module_id = module.id
+        viterbo_email = db.session.get(User, lazio["viterbo"]["id"]).email
+    page = client.get("/editor/tentativi").get_data(as_text=True)
+    key = re.search(r'name="request_key" type="hidden" value="([^"]+)"', page).group(1)
+    data = {
+        "csrf_token": csrf_token(client, "/editor/tentativi"),
+        "request_key": key,
+        "email": viterbo_email,
+        "module": str(module_id),
+        "extra": "2",
+        "reason": "Recupero",
+    }
+    response = client.post("/editor/tentativi", data=data, follow_redirects=True)
+    assert "Concessi a Verdi Carla 2 tentativi in più." in response.get_data(as_text=True)
+    unknown = client.post("/editor/tentativi", data={**data, "email": "nessuno@example.it"})
+    assert unknown.status_code == 400
+    assert "Nessun operatore iscritto" in unknown.get_data(as_text=True)
+    with app.app_context():
+        grant = db.session.scalar(select(AttemptGrant))
+        assert (grant.extra, grant.granted_by_id) == (2, trainer["id"])
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "attempts.granted")
+            )
+            == 1
+        )

@@ -369,25 +369,49 @@ def may_grant(actor: User, operator: User, module: Module) -> bool:
     if actor.role in (Role.ADMIN, Role.COORDINATOR):
         return Scope.of(actor).includes(operator.comune)
     if actor.role == Role.TRAINER:
-        wrote = db.session.scalar(
-            select(CourseVersion.id)
-            .where(
-                CourseVersion.course_id == module.course_id,
-                CourseVersion.created_by_id == actor.id,
-            )
-            .limit(1)
-        )
-        if wrote is None:
-            wrote = db.session.scalar(
-                select(ModuleVersion.id)
-                .join(Module, Module.id == ModuleVersion.module_id)
-                .where(
-                    Module.course_id == module.course_id, ModuleVersion.created_by_id == actor.id
-                )
+        return (
+            db.session.scalar(
+                select(Course.id)
+                .where(Course.id == module.course_id, Course.id.in_(_written_by(actor)))
                 .limit(1)
             )
-        return wrote is not None
+            is not None
+        )
     return False
+
+
+def _written_by(trainer: User) -> Select:
+    """The ids of the courses a trainer has written a version of (course or module)."""
+    return (
+        select(CourseVersion.course_id)
+        .where(CourseVersion.created_by_id == trainer.id)
+        .union(
+            select(Module.course_id)
+            .join(ModuleVersion, ModuleVersion.module_id == Module.id)
+            .where(ModuleVersion.created_by_id == trainer.id)
+        )
+    )
+
+
+def grantable_modules(actor: User, cycle: Cycle) -> list[Module]:
+    """The quiz modules of ``cycle`` whose attempts ``actor`` may grant to some operator:
+    a trainer's courses, or every course for coordinators and admins."""
+    query = (
+        select(Module)
+        .join(Course, Course.id == Module.course_id)
+        .join(ModuleVersion, ModuleVersion.id == Module.current_version_id)
+        .where(
+            Course.cycle_id == cycle.id,
+            Module.retired_at.is_(None),
+            ModuleVersion.quiz.is_not(None),
+        )
+        .order_by(Course.slug, Module.position)
+    )
+    if actor.role == Role.TRAINER:
+        query = query.where(Course.id.in_(_written_by(actor)))
+    elif actor.role not in (Role.ADMIN, Role.COORDINATOR):
+        return []
+    return list(db.session.scalars(query))
 
 
 @dataclass(frozen=True)
