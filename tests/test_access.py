@@ -84,6 +84,10 @@ ACCESS: dict[str, str | set[str]] = {
     "admin.new_cycle": {"admin"},
     "admin.audit_log": {"admin"},
     "coordinate.audit_log": {"coordinator", "admin"},
+    "coordinate.operators": {"coordinator", "admin"},
+    "coordinate.operator": {"coordinator", "admin"},
+    "coordinate.grant": {"coordinator", "admin"},
+    "author.grant_attempts": {"trainer", "admin"},
 }
 
 SAMPLE_ARGS = {"integer": 1, "int": 1, "default": "x", "path": "css/app.css", "string": "x"}

@@ -524,8 +524,8 @@ def build_document() -> dict[str, Any]:
                 reports_note
                 + " "
                 + _(
-                    "region e province restringono il territorio; summary riporta le cifre "
-                    "dell'intero ambito del titolare."
+                    "region, province, comune e course restringono la selezione; summary "
+                    "riporta le cifre della selezione, le stesse delle schede del cruscotto."
                 ),
                 completion_params(),
                 _json("CompletionReport", _("Le righe del rapporto e il riepilogo.")),
