@@ -261,6 +261,10 @@ def test_page_csv_xlsx_and_api_agree_for_any_selection(app, make_user, tmp_path)
                 assert sum(r["enrolled"] for r in rows) == expected["enrolled"]
                 assert sum(r["completions"] for r in rows) == expected["completions"]
 
+        # The enrolled total links to the gradebook's list of the same operators.
+        listed = client.get("/coordinamento/operatori", query_string=web).get_data(as_text=True)
+        count = re.search(r"<caption>(\d+) operator[ei]</caption>", listed)
+        assert count and int(count.group(1)) == expected["enrolled"], selection
         detail = _csv(client.get("/coordinamento/esporta/operatori.csv", query_string=web))
         assert len(detail) - 1 == expected["enrolments"], selection
         months = _csv(client.get("/coordinamento/esporta/mesi.csv", query_string=web))
