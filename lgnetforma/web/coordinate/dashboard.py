@@ -128,7 +128,7 @@ class View:
         )
 
 
-def _view() -> View:
+def request_view() -> View:
     """The request's cycle and selection (``regione``, ``provincia``, ``comune``,
     ``corso``), or 404 for anything missing or outside the user's scope."""
     scope = Scope.of(current_user)
@@ -170,7 +170,7 @@ def month_label(month: reports.MonthCount) -> str:
 @bp.get("/monitoraggio")
 @roles_required("coordinator", "admin")
 def dashboard() -> str:
-    view = _view()
+    view = request_view()
     territory = view.report()
     courses = view.report("course")
     months = view.months()
@@ -214,7 +214,7 @@ def dashboard() -> str:
 @bp.get("/copertura")
 @roles_required("coordinator", "admin")
 def coverage() -> str:
-    view = _view()
+    view = request_view()
     sort = request.args.get("ordine", "population_desc")
     if sort not in reports.SORTS:
         sort = "population_desc"
@@ -330,7 +330,7 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
 def export(name: str, fmt: str) -> Response:
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    view = _view()
+    view = request_view()
     title, headers, rows = _table(view, name)
     audit(
         "export",

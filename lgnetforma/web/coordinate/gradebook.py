@@ -22,7 +22,7 @@ from lgnetforma.services.cycles import cycle_is_open
 from lgnetforma.services.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
-from lgnetforma.web.coordinate.dashboard import View, _view
+from lgnetforma.web.coordinate.dashboard import View, request_view
 from lgnetforma.web.coordinate.forms import GrantAttemptsForm
 from lgnetforma.web.coordinate.routes import bp
 from lgnetforma.web.urls import RowPage
@@ -71,7 +71,7 @@ def _comuni(view: View) -> list[Comune]:
 @bp.get("/operatori")
 @roles_required("coordinator", "admin")
 def operators() -> str:
-    view = _view()
+    view = request_view()
     status_arg = request.args.get("stato", "")
     status = STATUS_ARGS.get(status_arg)
     sort = request.args.get("ordine", "name")
@@ -117,7 +117,7 @@ def _grant_form(module: Module) -> GrantAttemptsForm:
 @bp.get("/operatori/<int:user_id>")
 @roles_required("coordinator", "admin")
 def operator(user_id: int) -> str:
-    view = _view()
+    view = request_view()
     operator = _operator_or_404(view, user_id)
     return _render_operator(view, operator)
 
@@ -144,7 +144,7 @@ def _render_operator(view: View, operator: User, *, failed: GrantAttemptsForm | 
 @bp.post("/operatori/<int:user_id>/tentativi")
 @roles_required("coordinator", "admin")
 def grant(user_id: int) -> str | Response | tuple[str, int]:
-    view = _view()
+    view = request_view()
     operator = _operator_or_404(view, user_id)
     module_slug = next((v for k, v in request.form.items() if k.endswith("-module")), None)
     module = None
