@@ -204,7 +204,7 @@ def test_gradebook_lists_filters_and_opens_an_operator(app, client, make_user, l
     assert client.get(f"/coordinamento/operatori/{lazio['milano']['id']}").status_code == 404
 
 
-def _grant(client, user_id: int, html: str, reason: str = "Assente per malattia"):  # noqa: ANN202
+def _grant(client, user_id: int, html: str, reason: str = "Connessione caduta"):  # noqa: ANN202
     form = dict(
         re.findall(r'name="(m\d+-(?:module|request_key|csrf_token))"[^>]*value="([^"]*)"', html)
     )
@@ -233,7 +233,7 @@ def test_a_granted_attempt_lets_the_operator_pass_and_is_audited(app, client, ma
     again = _grant(client, viterbo["id"], html)  # the same form again: counted once
     assert again.status_code == 302
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Assente per malattia" in html and "Gialli Paola" in html
+    assert "Connessione caduta" in html and "Gialli Paola" in html
 
     module = learner.get(f"{COURSE}/questionario").get_data(as_text=True)
     assert "Ti resta 1 tentativo." in module
@@ -247,7 +247,11 @@ def test_a_granted_attempt_lets_the_operator_pass_and_is_audited(app, client, ma
         ).all()
         assert len(events) == 1
         assert events[0].actor_id == coordinator["id"]
-        assert events[0].details["reason"] == "Assente per malattia"
+        assert events[0].details["extra"] == 1
+        assert events[0].object_id == str(db.session.scalar(select(AttemptGrant.id)))
+        # The reason is free text about a person: kept with the grant (erasable), not in
+        # the append-only trail.
+        assert "Connessione caduta" not in str(events[0].details)
         assert events[0].details["operator"] == viterbo["id"]
 
 
@@ -370,3 +374,39 @@ def test_a_trainer_grants_from_the_editor_for_their_courses(app, client, make_us
             )
             == 1
         )
+
+
+def test_grants_are_in_the_personal_data_and_their_reason_goes_with_the_account(
+    app, make_user, lazio
+):
+    from lgnetforma.services.personal_data import DELETED_REASON, delete_account, export_data
+
+    coordinator = make_user("coordinator", region="12")
+    with app.app_context():
+        operator = db.session.get(User, lazio["viterbo"]["id"])
+        module = db.session.scalar(select(Module).filter_by(slug="questionario"))
+        learning.grant_attempts(
+            db.session.get(User, coordinator["id"]),
+            operator,
+            module,
+            current_cycle(),
+            extra=1,
+            reason="Connessione caduta",
+            request_key="k-export",
+        )
+        db.session.commit()
+        exported = export_data(operator)["attempt_grants"]
+        assert exported == [
+            {
+                "course": "corso-prova",
+                "module": "questionario",
+                "cycle": current_cycle().code,
+                "extra_attempts": 1,
+                "reason": "Connessione caduta",
+                "granted_at": exported[0]["granted_at"],
+            }
+        ]
+        delete_account(operator)
+        db.session.commit()
+        grant = db.session.scalar(select(AttemptGrant))
+        assert (grant.reason, grant.extra) == (DELETED_REASON, 1)

@@ -118,6 +118,7 @@ class AttemptGrant(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     module: Mapped[Module] = relationship()
+    cycle: Mapped[Cycle] = relationship()
     granted_by: Mapped[User | None] = relationship(foreign_keys=[granted_by_id])
 
 

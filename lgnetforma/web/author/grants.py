@@ -82,7 +82,6 @@ def grant_attempts() -> str | Response | tuple[str, int]:
                         "course": module.course.slug,
                         "module": module.slug,
                         "extra": granted.grant.extra,
-                        "reason": granted.grant.reason,
                         "cycle": cycle.code,
                     },
                 )

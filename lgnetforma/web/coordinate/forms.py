@@ -79,5 +79,8 @@ class GrantAttemptsForm(FlaskForm):
             InputRequired(message=_l("Scrivi il motivo della concessione.")),
             Length(max=500, message=_l("Il motivo può avere al massimo 500 caratteri.")),
         ],
-        description=_l("Resta nel registro delle attività, ad esempio «assente per malattia»."),
+        description=_l(
+            "Resta registrato con la concessione: scrivi solo ciò che serve, ad esempio "
+            "«connessione caduta durante il tentativo», senza dati sulla salute."
+        ),
     )

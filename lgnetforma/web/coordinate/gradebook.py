@@ -186,7 +186,6 @@ def grant(user_id: int) -> str | Response | tuple[str, int]:
                         "course": module.course.slug,
                         "module": module.slug,
                         "extra": granted.grant.extra,
-                        "reason": granted.grant.reason,
                         "cycle": view.cycle.code,
                     },
                 )
