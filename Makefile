@@ -43,7 +43,7 @@ translations:
 TRANSLATION_LOCALES ?= en
 translations-update:
 	mkdir -p lgnetforma/translations
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
 	    --ignore-dirs='.* ._ __pycache__ node_modules instance' \
 	    --add-location=file --add-comments=TRANSLATORS: --project=LGNetforma \
 	    -o lgnetforma/translations/messages.pot .

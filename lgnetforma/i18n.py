@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from zoneinfo import ZoneInfo
 
 from babel.support import Translations
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import force_locale, get_translations
 from flask_login import current_user
+
+# The plan's wall clock: every time shown on screen or exported is in Rome's time, and
+# says so (times are stored in UTC).
+TIME_ZONE = ZoneInfo("Europe/Rome")
 
 
 def select_locale() -> str:

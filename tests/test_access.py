@@ -92,6 +92,10 @@ ACCESS: dict[str, str | set[str]] = {
     "admin.cancel_mail": {"admin"},
     "admin.scheduled_jobs": {"admin"},
     "coordinate.audit_log": {"coordinator", "admin"},
+    "coordinate.operators": {"coordinator", "admin"},
+    "coordinate.operator": {"coordinator", "admin"},
+    "coordinate.grant": {"coordinator", "admin"},
+    "author.grant_attempts": {"trainer", "admin"},
 }
 
 SAMPLE_ARGS = {

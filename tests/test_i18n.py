@@ -178,3 +178,25 @@ def test_switching_back_to_italian(compiled, client):
     assert '<html lang="it">' in page
     assert "Registrati come operatore comunale" in page
     assert "Register as a municipal operator" not in page
+
+
+def test_percentages_take_the_italian_article(app):
+    from lgnetforma.web.templating import share
+
+    with app.test_request_context("/"):
+        assert [share(n) for n in (70, 80, 8, 11, 1, 100, 18, 85)] == [
+            "il 70%",
+            "l'80%",
+            "l'8%",
+            "l'11%",
+            "l'1%",
+            "il 100%",
+            "il 18%",
+            "l'85%",
+        ]
+
+
+def test_the_coordination_home_has_no_space_before_the_full_stop(client, login_as):
+    login_as("coordinator", region="12")
+    html = client.get("/coordinamento/").get_data(as_text=True)
+    assert "regione Lazio." in html and "Lazio ." not in html

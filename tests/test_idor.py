@@ -100,10 +100,13 @@ def _authorised(actor: Actor, endpoint: str, target: Target | None) -> bool:
         return own
     if endpoint == "api.operator_progress":
         return target.operator and (own or scoped)
+    if endpoint in ("coordinate.operator", "coordinate.grant"):
+        return target.operator and scoped
     if endpoint in (
         "coordinate.dashboard",
         "coordinate.coverage",
         "coordinate.export",
+        "coordinate.operators",
         "api.completion_report",
         "api.coverage_report",
     ):
@@ -238,6 +241,7 @@ TERRITORY_QUERIES = {
     "coordinate.dashboard": ("regione", "provincia"),
     "coordinate.coverage": ("regione", "provincia"),
     "coordinate.export": ("regione", "provincia"),
+    "coordinate.operators": ("regione", "provincia"),
     "api.completion_report": ("region", "province"),
     "api.coverage_report": ("region", "province"),
     "api.comuni": ("region", "province"),

@@ -108,7 +108,7 @@ def test_reading_a_module_without_quiz_completes_it(app, client, login_as, cours
     html = client.get(READING).get_data(as_text=True)
     assert "Un modulo senza questionario" in html
     assert _count(app, ModuleCompletion) == 1
-    assert "1 moduli completati su 2" in client.get("/i-miei-corsi").get_data(as_text=True)
+    assert "1 modulo completato su 2" in client.get("/i-miei-corsi").get_data(as_text=True)
 
 
 def test_quiz_pages_never_reveal_the_correct_answers(app, client, login_as, course):
@@ -173,6 +173,33 @@ def test_the_attempt_limit_is_enforced_with_a_clear_message(app, client, login_a
     response = client.get(QUIZ, follow_redirects=True)
     assert "Hai esaurito i 2 tentativi" in response.get_data(as_text=True)
     assert _count(app, QuizAttempt) == 2
+
+
+def test_the_learner_always_sees_the_attempts_left(app, client, login_as, make_user, course):
+    login_as("operator")
+    make_user("coordinator", region="12", name="Gialli Paola")
+    make_user("coordinator", region="03", name="Altra Regione")
+    _enrol(client)
+    client.get(f"{COURSE}/questionario")  # open the module
+    assert "Ti restano 2 tentativi." in client.get(f"{COURSE}/questionario").get_data(as_text=True)
+    html, first = _open_quiz(client)
+    assert "Tentativi a disposizione, compreso questo: 2." in html
+    assert "Serve almeno il 100% di risposte corrette." in html
+    html = _submit(client, first, WRONG, follow=True).get_data(as_text=True)
+    assert "Ti resta 1 tentativo." in html and "Riprova" in html
+    html, second = _open_quiz(client)
+    assert "Questo è l'ultimo tentativo a disposizione." in html
+    html = _submit(client, second, WRONG, follow=True).get_data(as_text=True)
+    assert "Non ti restano tentativi per questo questionario." in html
+    assert (
+        "Può concederti altri tentativi il coordinatore del tuo territorio: Gialli Paola." in html
+    )
+    assert "Altra Regione" not in html
+    assert "Riprova" not in html
+    module = client.get(f"{COURSE}/questionario").get_data(as_text=True)
+    assert "Non ti restano tentativi" in module and "Riprova il questionario" not in module
+    # The old review page of the first attempt offers no retry either.
+    assert "Riprova" not in client.get(f"/tentativi/{first}").get_data(as_text=True)
 
 
 def test_submitting_twice_records_one_attempt_with_the_same_result(app, client, login_as, course):
@@ -409,8 +436,9 @@ def test_reading_and_submitting_cost_the_same_queries_whatever_the_data(
     with app.app_context():
         seed_synthetic(500, seed=3, cycle=current_cycle())
     assert len(sql_statements(app, read)) == len(small_read) <= 10
-    # Opening the quiz (a new attempt) and submitting it.
-    assert len(sql_statements(app, submit_wrong)) == len(small_submit) <= 30
+    # Opening the quiz (a new attempt, checked against the attempts left and showing them:
+    # the allowance query twice) and submitting it.
+    assert len(sql_statements(app, submit_wrong)) == len(small_submit) <= 32
 
 
 def _submit_with(client, public_id: str, answers: dict, token: str):  # noqa: ANN001, ANN202

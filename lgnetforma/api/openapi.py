@@ -20,6 +20,8 @@ API_VERSION = "1.0.0"
 CYCLE_PATTERN = r"^[0-9]{4}-[0-9]{4}$"
 REGION_PATTERN = r"^[0-9]{2}$"
 PROVINCE_PATTERN = r"^([0-9]{3}|[A-Za-z]{2})$"
+COMUNE_PATTERN = r"^[0-9]{6}$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 # No control characters: they cannot be part of a comune's name.
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
 MAX_PAGE = 100_000
@@ -142,6 +144,26 @@ def province_param() -> Param:
     )
 
 
+def comune_param() -> Param:
+    return Param(
+        "comune",
+        "string",
+        _("Codice ISTAT del comune, di sei cifre (ad esempio 058091 per Roma)."),
+        pattern=COMUNE_PATTERN,
+        example="058091",
+    )
+
+
+def course_param() -> Param:
+    return Param(
+        "course",
+        "string",
+        _("Il corso, indicato dal suo slug: solo le cifre di quel corso."),
+        pattern=SLUG_PATTERN,
+        example="anagrafe-digitale",
+    )
+
+
 def courses_params() -> tuple[Param, ...]:
     return ()
 
@@ -189,11 +211,13 @@ def completion_params() -> tuple[Param, ...]:
         cycle_param(),
         region_param(),
         province_param(),
+        comune_param(),
+        course_param(),
     )
 
 
 def coverage_params() -> tuple[Param, ...]:
-    return (cycle_param(), region_param(), province_param())
+    return (cycle_param(), region_param(), province_param(), comune_param())
 
 
 def progress_params() -> tuple[Param, ...]:
@@ -317,6 +341,8 @@ def _schemas() -> dict[str, Any]:
                 "scope": _ref("Scope"),
                 "region": _nullable({"type": "string", "pattern": REGION_PATTERN}),
                 "province": _nullable({"type": "string", "pattern": r"^[0-9]{3}$"}),
+                "comune": _nullable({"type": "string", "pattern": COMUNE_PATTERN}),
+                "course": _nullable({"type": "string", "pattern": SLUG_PATTERN}),
                 "summary": _ref("Figures"),
                 "rows": {"type": "array", "items": _ref("ReportRow")},
             }
@@ -336,6 +362,7 @@ def _schemas() -> dict[str, Any]:
                 "scope": _ref("Scope"),
                 "region": _nullable({"type": "string", "pattern": REGION_PATTERN}),
                 "province": _nullable({"type": "string", "pattern": r"^[0-9]{3}$"}),
+                "comune": _nullable({"type": "string", "pattern": COMUNE_PATTERN}),
                 "coverage": _ref("Coverage"),
             }
         ),
@@ -498,8 +525,8 @@ def build_document() -> dict[str, Any]:
                 reports_note
                 + " "
                 + _(
-                    "region e province restringono il territorio; summary riporta le cifre "
-                    "dell'intero ambito del titolare."
+                    "region, province, comune e course restringono la selezione; summary "
+                    "riporta le cifre della selezione, le stesse delle schede del cruscotto."
                 ),
                 completion_params(),
                 _json("CompletionReport", _("Le righe del rapporto e il riepilogo.")),

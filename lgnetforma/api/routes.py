@@ -7,7 +7,6 @@ Every figure comes from ``lgnetforma.services.reports``, with the caller's Scope
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -34,7 +33,7 @@ from lgnetforma.services.audit import record
 from lgnetforma.services.catalogue import catalogue
 from lgnetforma.services.cycles import current_cycle, cycle_by_code, eligible_condition
 from lgnetforma.services.learning import my_courses
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.scope import Scope, Selection, SelectionError, resolve_selection
 from lgnetforma.services.tokens import authenticate_token
 from lgnetforma.web import throttle
 from lgnetforma.web.throttle import Budget
@@ -181,70 +180,23 @@ def _cycle(code: str | None) -> Cycle:
     return cycle
 
 
-@dataclass(frozen=True)
-class Territory:
-    region: Region | None = None
-    province: Province | None = None
-
-    @property
-    def region_id(self) -> int | None:
-        return self.region.id if self.region else None
-
-    @property
-    def province_id(self) -> int | None:
-        return self.province.id if self.province else None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {
-            "region": self.region.code if self.region else None,
-            "province": self.province.code if self.province else None,
-        }
+def _selection(scope: Scope, cycle: Cycle | None = None, **codes: str | None) -> Selection:
+    """The selection asked for (see ``resolve_selection``), or the API's 404 saying why."""
+    try:
+        return resolve_selection(scope, cycle_id=cycle.id if cycle else None, **codes)
+    except SelectionError as error:
+        raise ApiError(404, str(error.message)) from error
 
 
-def _territory(scope: Scope, region_code: str | None, province_code: str | None) -> Territory:
-    """The region and province asked for: existing, coherent, and inside ``scope``."""
-    region = province = None
-    if region_code is not None:
-        region = db.session.scalar(select(Region).where(Region.code == region_code))
-        if region is None:
-            raise ApiError(404, _("region: nessuna regione con codice %(c)s.", c=region_code))
-        if not _has_comuni_in_scope(scope, Comune.region_id == region.id):
-            raise ApiError(
-                404,
-                _("region: la regione %(c)s non è nel tuo ambito territoriale.", c=region_code),
-            )
-    if province_code is not None:
-        column = Province.code if province_code.isdigit() else Province.abbreviation
-        province = db.session.scalar(select(Province).where(column == province_code.upper()))
-        if province is None:
-            raise ApiError(
-                404, _("province: nessuna provincia con codice o sigla %(c)s.", c=province_code)
-            )
-        if region is not None and province.region_id != region.id:
-            raise ApiError(
-                404,
-                _(
-                    "province: la provincia %(p)s non è nella regione %(r)s.",
-                    p=province.abbreviation,
-                    r=region.code,
-                ),
-            )
-        if not _has_comuni_in_scope(scope, Comune.province_id == province.id):
-            raise ApiError(
-                404,
-                _(
-                    "province: la provincia %(p)s non è nel tuo ambito territoriale.",
-                    p=province.abbreviation,
-                ),
-            )
-    return Territory(region, province)
-
-
-def _has_comuni_in_scope(scope: Scope, condition: Any) -> bool:
-    return (
-        db.session.scalar(select(Comune.id).where(condition, scope.comune_condition()).limit(1))
-        is not None
-    )
+def _selection_dict(selection: Selection, *, course: bool = True) -> dict[str, str | None]:
+    answer = {
+        "region": selection.region.code if selection.region else None,
+        "province": selection.province.code if selection.province else None,
+        "comune": selection.comune.istat_code if selection.comune else None,
+    }
+    if course:
+        answer["course"] = selection.course.slug if selection.course else None
+    return answer
 
 
 def _scope_dict(scope: Scope) -> dict[str, str | None]:
@@ -307,12 +259,8 @@ def comuni() -> Response:
     args = _query(comuni_params())
     cycle = _cycle(args["cycle"])
     scope = _visible_scope(_caller())
-    territory = _territory(scope, args["region"], args["province"])
-    conditions: list[Any] = [scope.comune_condition()]
-    if territory.region is not None:
-        conditions.append(Comune.region_id == territory.region.id)
-    if territory.province is not None:
-        conditions.append(Comune.province_id == territory.province.id)
+    selection = _selection(scope, region=args["region"], province=args["province"])
+    conditions: list[Any] = [selection.comune_condition()]
     if args["eligible"] is True:
         conditions.append(eligible_condition(cycle))
     elif args["eligible"] is False:
@@ -361,44 +309,30 @@ def comuni() -> Response:
 # --- reports ---------------------------------------------------------------------------
 
 
-def _in_territory(group_by: reports.GroupBy, row: reports.ReportRow, territory: Territory) -> bool:
-    """Whether a row belongs to the territory asked for.
-
-    completion_report lists every region (or every province of a region) in scope, with
-    zeros where the drill-down filter left nothing; a row outside the territory asked for
-    is not "zero", it is simply not part of the answer.
-    """
-    if group_by == "region" and territory.region_id is not None:
-        return row.id == territory.region_id
-    if group_by == "region" and territory.province is not None:
-        return row.id == territory.province.region_id
-    if group_by == "province" and territory.province_id is not None:
-        return row.id == territory.province_id
-    return True
-
-
 @bp.get("/reports/completion")
 def completion_report() -> Response:
     scope = _coordinator_scope()
     args = _query(completion_params())
     cycle = _cycle(args["cycle"])
-    territory = _territory(scope, args["region"], args["province"])
-    group_by: reports.GroupBy = args["group_by"]
-    rows = reports.completion_report(
-        cycle,
+    selection = _selection(
         scope,
-        group_by,
-        region_id=territory.region_id,
-        province_id=territory.province_id,
+        cycle,
+        region=args["region"],
+        province=args["province"],
+        comune=args["comune"],
+        course=args["course"],
     )
+    group_by: reports.GroupBy = args["group_by"]
+    where = {**selection.filters, "course_id": selection.course_id}
+    rows = reports.completion_report(cycle, scope, group_by, **where)
     return jsonify(
         {
             "cycle": cycle.code,
             "group_by": group_by,
             "scope": _scope_dict(scope),
-            **territory.as_dict(),
-            "summary": reports.summary(cycle, scope).as_dict(),
-            "rows": [row.as_dict() for row in rows if _in_territory(group_by, row, territory)],
+            **_selection_dict(selection),
+            "summary": reports.summary(cycle, scope, **where).as_dict(),
+            "rows": [row.as_dict() for row in rows],
         }
     )
 
@@ -408,15 +342,15 @@ def coverage_report() -> Response:
     scope = _coordinator_scope()
     args = _query(coverage_params())
     cycle = _cycle(args["cycle"])
-    territory = _territory(scope, args["region"], args["province"])
-    coverage = reports.coverage(
-        cycle, scope, region_id=territory.region_id, province_id=territory.province_id
+    selection = _selection(
+        scope, cycle, region=args["region"], province=args["province"], comune=args["comune"]
     )
+    coverage = reports.coverage(cycle, scope, **selection.filters)
     return jsonify(
         {
             "cycle": cycle.code,
             "scope": _scope_dict(scope),
-            **territory.as_dict(),
+            **_selection_dict(selection, course=False),
             "coverage": coverage.as_dict(),
         }
     )

@@ -5,6 +5,7 @@ from lgnetforma.models.catalogue import Course, CourseVersion, MediaFile, Module
 from lgnetforma.models.coordination import ApiToken, BulkUpload, Reminder
 from lgnetforma.models.cycles import Cycle
 from lgnetforma.models.learning import (
+    AttemptGrant,
     Certificate,
     CourseCompletion,
     Enrolment,
@@ -25,6 +26,7 @@ from lgnetforma.models.reporting import ReportMonthTally, ReportTally
 from lgnetforma.models.trust import AuditEvent, CycleSnapshot
 
 __all__ = [
+    "AttemptGrant",
     "AuditEvent",
     "CycleSnapshot",
     "ApiToken",

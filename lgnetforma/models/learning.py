@@ -100,6 +100,28 @@ class QuizAttempt(db.Model):
         return self.submitted_at is not None
 
 
+class AttemptGrant(db.Model):
+    """More attempts at one quiz module for one operator in one cycle, granted by a
+    coordinator or a trainer with a reason. ``request_key`` is the form's one-time key:
+    the same grant submitted twice (a double click, two tabs) is stored once."""
+
+    __tablename__ = "attempt_grant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    extra: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    module: Mapped[Module] = relationship()
+    cycle: Mapped[Cycle] = relationship()
+    granted_by: Mapped[User | None] = relationship(foreign_keys=[granted_by_id])
+
+
 class ModuleCompletion(db.Model):
     __tablename__ = "module_completion"
     __table_args__ = (UniqueConstraint("user_id", "module_id", "cycle_id"),)

@@ -13,7 +13,7 @@ The caller commits, together with the change the event describes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 
 from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import db
+from lgnetforma.i18n import TIME_ZONE
 from lgnetforma.models import AuditEvent, Comune, User
 from lgnetforma.services.scope import Scope
 from lgnetforma.services.text import is_control
@@ -40,6 +41,7 @@ ACTIONS: dict[str, Any] = {
     "user.reactivated": _l("Account riattivato"),
     "enrolment.created": _l("Iscrizione a un corso"),
     "attempt.submitted": _l("Questionario inviato"),
+    "attempts.granted": _l("Tentativi di questionario concessi"),
     "course.completed": _l("Corso completato"),
     "certificate.issued": _l("Attestato rilasciato"),
     "certificate.downloaded": _l("Attestato scaricato"),
@@ -202,9 +204,10 @@ def search_query(search: AuditSearch, scope: Scope | None = None) -> Select:
             User.email.like(like_pattern(search.actor_email.strip().lower()), escape=LIKE_ESCAPE)
         )
     if search.since:
-        query = query.where(AuditEvent.occurred_at >= datetime.combine(search.since, time(), UTC))
+        start = datetime.combine(search.since, time(), TIME_ZONE)  # days in Rome
+        query = query.where(AuditEvent.occurred_at >= start)
     if search.until:
-        end = datetime.combine(search.until + timedelta(days=1), time(), UTC)
+        end = datetime.combine(search.until + timedelta(days=1), time(), TIME_ZONE)
         query = query.where(AuditEvent.occurred_at < end)
     if search.object_type:
         query = query.where(AuditEvent.object_type == search.object_type.strip())

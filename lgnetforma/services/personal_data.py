@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import (
+    AttemptGrant,
     Certificate,
     Course,
     CourseCompletion,
@@ -25,6 +26,8 @@ from lgnetforma.models import (
     utcnow,
 )
 from lgnetforma.services.certificates import revoke_certificates_of
+
+DELETED_REASON = "—"
 
 
 def _iso(value: Any) -> str | None:
@@ -97,6 +100,21 @@ def export_data(user: User) -> dict[str, Any]:
                 select(CourseCompletion).where(CourseCompletion.user_id == user.id)
             )
         ],
+        "attempt_grants": [
+            {
+                "course": modules.get(g.module_id, (None, None))[0],
+                "module": modules.get(g.module_id, (None, None))[1],
+                "cycle": g.cycle.code,
+                "extra_attempts": g.extra,
+                "reason": g.reason,
+                "granted_at": _iso(g.created_at),
+            }
+            for g in db.session.scalars(
+                select(AttemptGrant)
+                .where(AttemptGrant.user_id == user.id)
+                .order_by(AttemptGrant.id)
+            )
+        ],
         "certificates": [
             {
                 "code": cert.code,
@@ -130,6 +148,9 @@ def delete_account(user: User) -> None:
             attempt.results = [
                 {**r, "chosen": []} if r["number"] in short else r for r in attempt.results
             ]
+    # A grant's reason is free text about the person: it goes; the grant (a number) stays.
+    for grant in db.session.scalars(select(AttemptGrant).where(AttemptGrant.user_id == user.id)):
+        grant.reason = DELETED_REASON
     user.email = f"eliminato-{user.id}@invalid"
     user.full_name = "Account eliminato"
     user.password_hash = None

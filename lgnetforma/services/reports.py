@@ -132,15 +132,18 @@ def _group_column(group_by: GroupBy | None) -> ColumnElement[Any] | None:
     }[group_by]
 
 
-def _parent_condition(
-    group_by: GroupBy | None, region_id: int | None, province_id: int | None
-) -> ColumnElement[bool] | None:
+def _territory_conditions(
+    region_id: int | None, province_id: int | None, comune_id: int | None = None
+) -> list[ColumnElement[bool]]:
+    """The drill-down filter (see ``Selection.filters``) as conditions on Comune."""
     conditions = []
     if region_id is not None:
         conditions.append(Comune.region_id == region_id)
     if province_id is not None:
         conditions.append(Comune.province_id == province_id)
-    return and_(*conditions) if conditions else None
+    if comune_id is not None:
+        conditions.append(Comune.id == comune_id)
+    return conditions
 
 
 def _aggregate(
@@ -151,12 +154,15 @@ def _aggregate(
     scope: Scope,
     region_id: int | None,
     province_id: int | None,
+    comune_id: int | None,
+    course_id: int | None,
 ) -> Select:
     """Add the scope, the drill-down filter and the grouping to a fact query on Comune."""
-    query = query.where(scope.comune_condition())
-    parent = _parent_condition(group_by, region_id, province_id)
-    if parent is not None:
-        query = query.where(parent)
+    query = query.where(
+        scope.comune_condition(), *_territory_conditions(region_id, province_id, comune_id)
+    )
+    if course_id is not None:
+        query = query.where(course_column == course_id)
     key = course_column if group_by == "course" else _group_column(group_by)
     if key is None:
         return query.add_columns(func.cast(0, db.Integer).label("group_id"))
@@ -205,11 +211,12 @@ def _attempt_facts(cycle: Cycle) -> Select:
     )
 
 
-def _tally_facts(cycle: Cycle, group_by: GroupBy | None) -> Select:
+def _tally_facts(cycle: Cycle, group_by: GroupBy | None, course_id: int | None) -> Select:
     """The counted figures of an open cycle, from the running tallies (a few thousand
     rows, whatever the number of attempts)."""
     # Within one course, each enrolment is a distinct operator.
-    enrolled = ReportTally.enrolments if group_by == "course" else ReportTally.enrolled
+    per_course = group_by == "course" or course_id is not None
+    enrolled = ReportTally.enrolments if per_course else ReportTally.enrolled
     return (
         select(
             func.coalesce(func.sum(enrolled), 0).label("enrolled"),
@@ -243,6 +250,8 @@ def _figures_by_group(
     *,
     region_id: int | None = None,
     province_id: int | None = None,
+    comune_id: int | None = None,
+    course_id: int | None = None,
     now: datetime | None = None,
 ) -> dict[int, Figures]:
     """Two aggregate queries (the tallies, the recently active), merged by group."""
@@ -251,9 +260,13 @@ def _figures_by_group(
         "scope": scope,
         "region_id": region_id,
         "province_id": province_id,
+        "comune_id": comune_id,
+        "course_id": course_id,
     }
     queries = (
-        _aggregate(_tally_facts(cycle, group_by), course_column=ReportTally.course_id, **common),
+        _aggregate(
+            _tally_facts(cycle, group_by, course_id), course_column=ReportTally.course_id, **common
+        ),
         _aggregate(_active_facts(cycle, now), course_column=Enrolment.course_id, **common),
     )
     merged: dict[int, dict[str, int]] = {}
@@ -304,15 +317,31 @@ def _live(key: tuple[Any, ...], compute: Callable[[], T], *, now: datetime | Non
 # --- the figures -----------------------------------------------------------------------
 
 
-def summary(cycle: Cycle, scope: Scope, *, now: datetime | None = None) -> Figures:
-    """The headline figures of the whole scope (of a closed cycle: from its snapshot,
-    "active" as measured when it was closed, whatever ``now``)."""
+def summary(
+    cycle: Cycle,
+    scope: Scope,
+    *,
+    region_id: int | None = None,
+    province_id: int | None = None,
+    comune_id: int | None = None,
+    course_id: int | None = None,
+    now: datetime | None = None,
+) -> Figures:
+    """The headline figures of the scope, or of the drill-down selection within it (of a
+    closed cycle: from its snapshot, "active" as measured when it was closed, whatever
+    ``now``)."""
+    where = {
+        "region_id": region_id,
+        "province_id": province_id,
+        "comune_id": comune_id,
+        "course_id": course_id,
+    }
     snapshot = _snapshot_source(cycle)
     if snapshot is not None:
-        return snapshot.figures(scope, None).get(0, Figures())
+        return snapshot.figures(scope, None, **where).get(0, Figures())
     return _live(
-        ("summary", cycle.id, scope),
-        lambda: _figures_by_group(cycle, scope, None, now=now).get(0, Figures()),
+        ("summary", cycle.id, scope, *where.values()),
+        lambda: _figures_by_group(cycle, scope, None, now=now, **where).get(0, Figures()),
         now=now,
     )
 
@@ -324,15 +353,23 @@ def completion_report(
     *,
     region_id: int | None = None,
     province_id: int | None = None,
+    comune_id: int | None = None,
+    course_id: int | None = None,
     now: datetime | None = None,
 ) -> list[ReportRow]:
-    """The figures by region, province, comune or course.
+    """The figures by region, province, comune or course, of the drill-down selection.
 
-    Every region, province, course in scope is listed, with zeros where nothing happened;
-    comuni are listed when they have any activity (there are thousands). A closed cycle is
-    served from its snapshot, course titles as they were when it was closed.
+    Every region, province, course in the selection is listed, with zeros where nothing
+    happened; comuni are listed when they have any activity (there are thousands). A
+    closed cycle is served from its snapshot, course titles as they were when it was
+    closed.
     """
-    where = {"region_id": region_id, "province_id": province_id}
+    where = {
+        "region_id": region_id,
+        "province_id": province_id,
+        "comune_id": comune_id,
+        "course_id": course_id,
+    }
     snapshot = _snapshot_source(cycle)
     if snapshot is None:
 
@@ -340,7 +377,7 @@ def completion_report(
             figures = _figures_by_group(cycle, scope, group_by, now=now, **where)
             return _rows(_groups(cycle, scope, group_by, only=figures, **where), figures)
 
-        key = ("report", cycle.id, scope, group_by, region_id, province_id)
+        key = ("report", cycle.id, scope, group_by, *where.values())
         return list(_live(key, compute, now=now))
     figures = snapshot.figures(scope, group_by, **where)
     return list(_rows(snapshot.groups(scope, group_by, only=figures, **where), figures))
@@ -362,9 +399,11 @@ def _groups(
     *,
     region_id: int | None,
     province_id: int | None,
+    comune_id: int | None,
+    course_id: int | None,
     only: dict[int, Figures],
 ) -> list[tuple[int, str, str, int | None]]:
-    """The labels of the groups: one query."""
+    """The labels of the groups of the selection: one query."""
     if group_by == "course":
         query = (
             select(Course.id, Course.slug, CourseVersion.title, func.cast(None, db.Integer))
@@ -373,32 +412,24 @@ def _groups(
             .where((Course.is_published.is_(True)) | Course.id.in_(list(only) or [-1]))
             .order_by(CourseVersion.title, Course.slug)
         )
+        if course_id is not None:
+            query = query.where(Course.id == course_id)
         return [tuple(row) for row in db.session.execute(query)]
+    selected = [scope.comune_condition(), *_territory_conditions(region_id, province_id, comune_id)]
     if group_by == "region":
         query = (
             select(Region.id, Region.code, Region.name, func.cast(None, db.Integer))
-            .where(Region.id.in_(select(Comune.region_id).where(scope.comune_condition())))
+            .where(Region.id.in_(select(Comune.region_id).where(*selected)))
             .order_by(Region.code)
         )
     elif group_by == "province":
         query = (
             select(Province.id, Province.abbreviation, Province.name, func.cast(None, db.Integer))
-            .where(
-                Province.id.in_(
-                    select(Comune.province_id).where(
-                        scope.comune_condition(),
-                        *([Comune.region_id == region_id] if region_id is not None else []),
-                    )
-                )
-            )
+            .where(Province.id.in_(select(Comune.province_id).where(*selected)))
             .order_by(Province.name, Province.code)
         )
     else:
-        conditions = [scope.comune_condition(), Comune.id.in_(list(only) or [-1])]
-        if region_id is not None:
-            conditions.append(Comune.region_id == region_id)
-        if province_id is not None:
-            conditions.append(Comune.province_id == province_id)
+        conditions = [*selected, Comune.id.in_(list(only) or [-1])]
         query = (
             select(Comune.id, Comune.istat_code, Comune.name, Comune.population)
             .where(*conditions)
@@ -417,6 +448,10 @@ class MonthCount:
     def label(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
 
 def _month_columns() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     return (
@@ -425,11 +460,20 @@ def _month_columns() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     )
 
 
-def completions_by_month(cycle: Cycle, scope: Scope) -> list[MonthCount]:
-    """Course completions per calendar month of the cycle, every month listed."""
+def completions_by_month(
+    cycle: Cycle,
+    scope: Scope,
+    *,
+    region_id: int | None = None,
+    province_id: int | None = None,
+    comune_id: int | None = None,
+) -> list[MonthCount]:
+    """Course completions (of every course) per calendar month of the cycle, in the
+    drill-down selection, every month listed."""
+    where = {"region_id": region_id, "province_id": province_id, "comune_id": comune_id}
     snapshot = _snapshot_source(cycle)
     if snapshot is not None:
-        counts = snapshot.months(scope)
+        counts = snapshot.months(scope, **where)
         first, last = snapshot.start_date, snapshot.end_date
     else:
         query = (
@@ -439,11 +483,15 @@ def completions_by_month(cycle: Cycle, scope: Scope) -> list[MonthCount]:
                 func.sum(ReportMonthTally.completions),
             )
             .join(Comune, Comune.id == ReportMonthTally.comune_id)
-            .where(ReportMonthTally.cycle_id == cycle.id, scope.comune_condition())
+            .where(
+                ReportMonthTally.cycle_id == cycle.id,
+                scope.comune_condition(),
+                *_territory_conditions(**where),
+            )
             .group_by(ReportMonthTally.year, ReportMonthTally.month)
         )
         counts = _live(
-            ("months", cycle.id, scope),
+            ("months", cycle.id, scope, *where.values()),
             lambda: {(int(y), int(m)): int(n) for y, m, n in db.session.execute(query)},
         )
         first, last = cycle.start_date, cycle.end_date
@@ -488,18 +536,24 @@ def _comuni_with(cycle: Cycle, counted: ColumnElement[int]) -> Select:
 
 
 def coverage(
-    cycle: Cycle, scope: Scope, *, region_id: int | None = None, province_id: int | None = None
+    cycle: Cycle,
+    scope: Scope,
+    *,
+    region_id: int | None = None,
+    province_id: int | None = None,
+    comune_id: int | None = None,
 ) -> Coverage:
-    """Of the eligible comuni in scope: how many are reached, how many have a completion
-    (of a closed cycle: eligibility and reach as they were when it was closed)."""
+    """Of the eligible comuni in the selection: how many are reached, how many have a
+    completion (of a closed cycle: eligibility and reach as they were when it was closed)."""
+    where = {"region_id": region_id, "province_id": province_id, "comune_id": comune_id}
     snapshot = _snapshot_source(cycle)
     if snapshot is not None:
-        return snapshot.coverage(scope, region_id=region_id, province_id=province_id)
-    conditions = [eligible_condition(cycle), scope.comune_condition()]
-    if region_id is not None:
-        conditions.append(Comune.region_id == region_id)
-    if province_id is not None:
-        conditions.append(Comune.province_id == province_id)
+        return snapshot.coverage(scope, **where)
+    conditions = [
+        eligible_condition(cycle),
+        scope.comune_condition(),
+        *_territory_conditions(**where),
+    ]
     query = select(
         func.count(Comune.id),
         func.count(case((Comune.id.in_(_comuni_with(cycle, ReportTally.enrolments)), 1))),
@@ -510,7 +564,7 @@ def coverage(
         row = db.session.execute(query).one()
         return Coverage(int(row[0]), int(row[1]), int(row[2]))
 
-    return _live(("coverage", cycle.id, scope, region_id, province_id), compute)
+    return _live(("coverage", cycle.id, scope, *where.values()), compute)
 
 
 @dataclass
@@ -532,6 +586,7 @@ def unreached_query(
     *,
     region_id: int | None = None,
     province_id: int | None = None,
+    comune_id: int | None = None,
     sort: str = "population_desc",
 ) -> Select:
     """Eligible comuni in scope without any enrolled operator, as a query (pages, exports).
@@ -547,18 +602,17 @@ def unreached_query(
     )
     snapshot = _snapshot_source(cycle)
     if snapshot is not None:
-        ids = snapshot.unreached_ids(scope, region_id=region_id, province_id=province_id)
+        ids = snapshot.unreached_ids(
+            scope, region_id=region_id, province_id=province_id, comune_id=comune_id
+        )
         query = query.where(Comune.id.in_(ids))
     else:
         query = query.where(
             eligible_condition(cycle),
             scope.comune_condition(),
+            *_territory_conditions(region_id, province_id, comune_id),
             Comune.id.not_in(_comuni_with(cycle, ReportTally.enrolments)),
         )
-        if region_id is not None:
-            query = query.where(Comune.region_id == region_id)
-        if province_id is not None:
-            query = query.where(Comune.province_id == province_id)
     return query.order_by(*SORTS.get(sort, SORTS["population_desc"]))
 
 
@@ -578,9 +632,16 @@ DETAIL_COLUMNS = (
 
 
 def operator_detail(
-    cycle: Cycle, scope: Scope, *, course_id: int | None = None, batch: int = 2000
+    cycle: Cycle,
+    scope: Scope,
+    *,
+    region_id: int | None = None,
+    province_id: int | None = None,
+    comune_id: int | None = None,
+    course_id: int | None = None,
+    batch: int = 2000,
 ) -> Iterator[dict[str, Any]]:
-    """One row per enrolment in scope, streamed in batches (flat memory for any size).
+    """One row per enrolment in the selection, streamed in batches (flat memory for any size).
 
     This is personal data, not a figure, so it is read live even for a closed cycle: the
     snapshot keeps only anonymous counts, and a deleted account must disappear from here
@@ -639,7 +700,11 @@ def operator_detail(
             best, and_(best.c.user_id == Enrolment.user_id, best.c.course_id == Enrolment.course_id)
         )
         .outerjoin(CourseCompletion, CourseCompletion.of_enrolment())
-        .where(Enrolment.cycle_id == cycle.id, scope.comune_condition())
+        .where(
+            Enrolment.cycle_id == cycle.id,
+            scope.comune_condition(),
+            *_territory_conditions(region_id, province_id, comune_id),
+        )
         .order_by(Region.name, Province.abbreviation, Comune.name, User.full_name, Enrolment.id)
     )
     if course_id is not None:
@@ -809,7 +874,11 @@ class _Snapshot:
         ]
 
     def _selected(
-        self, scope: Scope, region_id: int | None = None, province_id: int | None = None
+        self,
+        scope: Scope,
+        region_id: int | None = None,
+        province_id: int | None = None,
+        comune_id: int | None = None,
     ) -> list[_SnapshotComune]:
         """The comuni of ``scope`` (and of the drill-down filter), in name order."""
         return [
@@ -818,6 +887,7 @@ class _Snapshot:
             if scope.includes(c)  # type: ignore[arg-type]  # the same id and region_id
             and (region_id is None or c.region_id == region_id)
             and (province_id is None or c.province_id == province_id)
+            and (comune_id is None or c.id == comune_id)
         ]
 
     def figures(
@@ -827,13 +897,15 @@ class _Snapshot:
         *,
         region_id: int | None = None,
         province_id: int | None = None,
+        comune_id: int | None = None,
+        course_id: int | None = None,
     ) -> dict[int, Figures]:
-        comuni = {c.id: c for c in self._selected(scope, region_id, province_id)}
+        comuni = {c.id: c for c in self._selected(scope, region_id, province_id, comune_id)}
         if group_by == "course":
             return _sum(
-                (course_id, values)
-                for comune_id, course_id, values in self.by_comune_course
-                if comune_id in comuni
+                (course, values)
+                for comune, course, values in self.by_comune_course
+                if comune in comuni and course_id in (None, course)
             )
         group = {
             None: lambda c: 0,
@@ -841,10 +913,16 @@ class _Snapshot:
             "province": lambda c: c.province_id,
             "comune": lambda c: c.id,
         }[group_by]
+        if course_id is not None:
+            return _sum(
+                (group(comuni[comune]), values)
+                for comune, course, values in self.by_comune_course
+                if comune in comuni and course == course_id
+            )
         return _sum(
-            (group(comuni[comune_id]), values)
-            for comune_id, values in self.by_comune.items()
-            if comune_id in comuni
+            (group(comuni[comune]), values)
+            for comune, values in self.by_comune.items()
+            if comune in comuni
         )
 
     def groups(
@@ -854,6 +932,8 @@ class _Snapshot:
         *,
         region_id: int | None,
         province_id: int | None,
+        comune_id: int | None,
+        course_id: int | None,
         only: dict[int, Figures],
     ) -> list[tuple[int, str, str, int | None]]:
         """What ``_groups`` lists, from the snapshot, in the same order."""
@@ -861,22 +941,26 @@ class _Snapshot:
             return [
                 (i, slug, title, None)
                 for i, slug, title, shown in self.courses
-                if shown or i in only
+                if (shown or i in only) and course_id in (None, i)
             ]
+        selected = self._selected(scope, region_id, province_id, comune_id)
         if group_by == "region":
-            present = {c.region_id for c in self._selected(scope)}
+            present = {c.region_id for c in selected}
             return [(i, code, name, None) for i, code, name in self.regions if i in present]
         if group_by == "province":
-            present = {c.province_id for c in self._selected(scope, region_id)}
+            present = {c.province_id for c in selected}
             return [(i, abbr, name, None) for i, abbr, name in self.provinces if i in present]
-        return [
-            (c.id, c.istat_code, c.name, c.population)
-            for c in self._selected(scope, region_id, province_id)
-            if c.id in only
-        ]
+        return [(c.id, c.istat_code, c.name, c.population) for c in selected if c.id in only]
 
-    def months(self, scope: Scope) -> dict[tuple[int, int], int]:
-        comuni = {c.id for c in self._selected(scope)}
+    def months(
+        self,
+        scope: Scope,
+        *,
+        region_id: int | None = None,
+        province_id: int | None = None,
+        comune_id: int | None = None,
+    ) -> dict[tuple[int, int], int]:
+        comuni = {c.id for c in self._selected(scope, region_id, province_id, comune_id)}
         counts: dict[tuple[int, int], int] = {}
         for comune_id, year, month, completions in self.month_rows:
             if comune_id in comuni:
@@ -889,9 +973,16 @@ class _Snapshot:
             return 0, 0
         return values[FIGURE_FIELDS.index("enrolled")], values[FIGURE_FIELDS.index("completions")]
 
-    def coverage(self, scope: Scope, *, region_id: int | None, province_id: int | None) -> Coverage:
+    def coverage(
+        self,
+        scope: Scope,
+        *,
+        region_id: int | None,
+        province_id: int | None,
+        comune_id: int | None,
+    ) -> Coverage:
         eligible = reached = completed = 0
-        for comune in self._selected(scope, region_id, province_id):
+        for comune in self._selected(scope, region_id, province_id, comune_id):
             if comune.eligible:
                 enrolled, completions = self._enrolled_and_completions(comune.id)
                 eligible += 1
@@ -900,11 +991,16 @@ class _Snapshot:
         return Coverage(eligible, reached, completed)
 
     def unreached_ids(
-        self, scope: Scope, *, region_id: int | None, province_id: int | None
+        self,
+        scope: Scope,
+        *,
+        region_id: int | None,
+        province_id: int | None,
+        comune_id: int | None,
     ) -> list[int]:
         return [
             c.id
-            for c in self._selected(scope, region_id, province_id)
+            for c in self._selected(scope, region_id, province_id, comune_id)
             if c.eligible and self._enrolled_and_completions(c.id)[0] == 0
         ]
 

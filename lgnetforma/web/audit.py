@@ -48,12 +48,12 @@ class AuditSearchForm(FlaskForm):
         description=_l("Anche solo una parte, ad esempio «@comune.roma.it»."),
     )
     since = DateField(
-        _l("Dal giorno (UTC)"),
+        _l("Dal giorno (ora di Roma)"),
         validators=[Optional()],
         description=_l("Ad esempio 2026-01-31."),
     )
     until = DateField(
-        _l("Al giorno (UTC)"),
+        _l("Al giorno (ora di Roma)"),
         validators=[Optional()],
         description=_l("Compreso."),
     )

@@ -40,6 +40,23 @@ def percent(value: float | None) -> str:
     return format_percent(value, format="#,##0.0%")
 
 
+def _elides(number: int) -> bool:
+    """Whether the Italian name of ``number`` starts with a vowel sound (uno, otto,
+    undici, ottanta…, ottocento…), so that the article before it elides: "l'80%"."""
+    if number in (1, 8, 11):
+        return True
+    text = str(number)
+    return text.startswith("8") and len(text) in (2, 3)
+
+
+def share(value: int) -> str:
+    """A whole percentage with its article in Italian ("il 70%", "l'80%"); in other
+    languages the bare percentage."""
+    if str(get_locale() or "it").startswith("it"):
+        return f"l'{value}%" if _elides(value) else f"il {value}%"
+    return f"{value}%"
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def inject() -> dict[str, Any]:
@@ -55,4 +72,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["share"] = share
     app.jinja_env.filters["role_label"] = role_label

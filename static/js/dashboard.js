@@ -25,8 +25,18 @@
         responsive: true,
         maintainAspectRatio: false,
         animation: false,
-        plugins: { legend: { display: false } },
-        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: {
+          title: { display: Boolean(data.title), text: data.title },
+          legend: { display: true, position: "bottom" },
+        },
+        scales: {
+          x: { title: { display: Boolean(data.x), text: data.x } },
+          y: {
+            beginAtZero: true,
+            ticks: { precision: 0 },
+            title: { display: Boolean(data.y), text: data.y },
+          },
+        },
       },
     });
   });

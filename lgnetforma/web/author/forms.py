@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField, ValidationError
+from wtforms import EmailField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import Length, Optional
 
 from lgnetforma.services.authoring import (
@@ -13,7 +13,8 @@ from lgnetforma.services.authoring import (
     MAX_SLUG_LENGTH,
     MAX_TITLE_LENGTH,
 )
-from lgnetforma.web.forms import required, strip
+from lgnetforma.web.coordinate.forms import GrantAttemptsForm
+from lgnetforma.web.forms import email_validators, required, strip
 
 
 def _slug_field(example: str) -> StringField:
@@ -113,3 +114,15 @@ class CourseSourceForm(FlaskForm):
             "indicati con il numero di riga."
         ),
     )
+
+
+class TrainerGrantForm(GrantAttemptsForm):
+    """A trainer grants an operator more attempts at a quiz of one of their courses: the
+    coordinators' grant form, with the operator's email and a choice of quiz."""
+
+    email = EmailField(
+        _l("Email dell'operatore"),
+        validators=email_validators(),
+        filters=[strip],
+    )
+    module = SelectField(_l("Questionario"), choices=[], validators=[required()])

@@ -2,7 +2,7 @@
 
 import lgnetforma.web.coordinate.bulk  # noqa: F401  (registers its views on bp)
 import lgnetforma.web.coordinate.reminders  # noqa: F401  (registers its views on bp)
-from lgnetforma.web.coordinate import dashboard  # noqa: F401  (registers its views on bp)
+from lgnetforma.web.coordinate import dashboard, gradebook  # noqa: F401  (registers views on bp)
 from lgnetforma.web.coordinate.routes import bp
 
 __all__ = ["bp"]

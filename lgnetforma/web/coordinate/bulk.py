@@ -90,16 +90,32 @@ def bulk_confirm() -> Response | tuple[str, int]:
         **scope_territory(Scope.of(current_user)),
     )
     db.session.commit()
+    counts = {
+        "accounts": ngettext(
+            "%(num)d account creato", "%(num)d account creati", result.accounts_created
+        ),
+        "enrolments": ngettext(
+            "%(num)d iscrizione creata", "%(num)d iscrizioni create", result.enrolments_created
+        ),
+        "existing_accounts": ngettext(
+            "%(num)d account già presente",
+            "%(num)d account già presenti",
+            result.accounts_existing,
+        ),
+        "existing_enrolments": ngettext(
+            "%(num)d iscrizione già presente",
+            "%(num)d iscrizioni già presenti",
+            result.enrolments_existing,
+        ),
+        "rejected": ngettext(
+            "%(num)d riga scartata", "%(num)d righe scartate", result.rows_rejected
+        ),
+    }
     flash(
         _(
-            "Iscrizione massiva completata: %(accounts)s account creati e %(enrolments)s "
-            "iscrizioni create; %(existing_accounts)s account e %(existing_enrolments)s "
-            "iscrizioni già presenti; %(rejected)s righe scartate.",
-            accounts=result.accounts_created,
-            enrolments=result.enrolments_created,
-            existing_accounts=result.accounts_existing,
-            existing_enrolments=result.enrolments_existing,
-            rejected=result.rows_rejected,
+            "Iscrizione massiva completata: %(accounts)s e %(enrolments)s; "
+            "%(existing_accounts)s e %(existing_enrolments)s; %(rejected)s.",
+            **counts,
         ),
         "success",
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, abort, render_template, request, stream_with_context, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,8 +22,8 @@ from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, Cycle, Province, Region
 from lgnetforma.services import reports
 from lgnetforma.services.cycles import reporting_cycle
-from lgnetforma.services.exports import csv_lines, xlsx_file
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.exports import Month, Percent, csv_lines, xlsx_file
+from lgnetforma.services.scope import Scope, Selection, SelectionError, resolve_selection
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.routes import bp
@@ -39,6 +40,7 @@ FIGURE_HEADERS = [
     _l("Tentativi di questionario"),
     _l("Tasso di superamento dei questionari"),
 ]
+RATE_COLUMNS = (4, 6)  # the positions of the rates in FIGURE_HEADERS
 LEVEL_LABELS = {
     "region": _l("Regione"),
     "province": _l("Provincia"),
@@ -49,135 +51,161 @@ LEVEL_LABELS = {
 
 @dataclass(frozen=True)
 class View:
-    """What the request asks for, checked against the coordinator's scope."""
+    """What the request asks for: a cycle and one Selection inside the user's scope."""
 
     cycle: Cycle
-    scope: Scope
-    level: reports.GroupBy
-    region: Region | None
-    province: Province | None
+    selection: Selection
+
+    @property
+    def scope(self) -> Scope:
+        return self.selection.scope
+
+    @property
+    def region(self) -> Region | None:
+        return self.selection.region
+
+    @property
+    def province(self) -> Province | None:
+        return self.selection.province
+
+    @property
+    def comune(self) -> Comune | None:
+        return self.selection.comune
+
+    @property
+    def course(self) -> Course | None:
+        return self.selection.course
+
+    @property
+    def level(self) -> reports.GroupBy:
+        """How the territory table groups its rows: one level below the selection."""
+        return {"national": "region", "region": "province"}.get(  # type: ignore[return-value]
+            self.selection.level, "comune"
+        )
 
     @property
     def args(self) -> dict[str, str]:
+        """The query string that names this view (links, forms, exports)."""
         args = {"ciclo": self.cycle.code}
-        if self.region is not None:
-            args["regione"] = self.region.code
-        if self.province is not None:
+        if self.comune is not None:
+            args["comune"] = self.comune.istat_code
+        elif self.province is not None:
             args["provincia"] = self.province.code
+        elif self.region is not None:
+            args["regione"] = self.region.code
+        if self.course is not None:
+            args["corso"] = self.course.slug
         return args
 
     @property
     def territory(self) -> dict[str, int | None]:
         """The drill-down filter, as the report functions take it."""
-        return {
-            "region_id": self.region.id if self.region else None,
-            "province_id": self.province.id if self.province else None,
-        }
+        return self.selection.filters
+
+    def summary(self) -> reports.Figures:
+        return reports.summary(
+            self.cycle, self.scope, course_id=self.selection.course_id, **self.territory
+        )
 
     def report(self, group_by: reports.GroupBy | None = None) -> list[reports.ReportRow]:
         return reports.completion_report(
             self.cycle,
             self.scope,
             group_by or self.level,
-            region_id=self.region.id
-            if self.region and (group_by or self.level) != "course"
-            else None,
-            province_id=self.province.id
-            if self.province and (group_by or self.level) != "course"
-            else None,
+            course_id=self.selection.course_id,
+            **self.territory,
+        )
+
+    def months(self) -> list[reports.MonthCount]:
+        return reports.completions_by_month(self.cycle, self.scope, **self.territory)
+
+    def coverage(self) -> reports.Coverage:
+        return reports.coverage(self.cycle, self.scope, **self.territory)
+
+    def operators(self) -> Iterable[dict[str, Any]]:
+        return reports.operator_detail(
+            self.cycle, self.scope, course_id=self.selection.course_id, **self.territory
         )
 
 
-def _view() -> View:
+def request_view() -> View:
+    """The request's cycle and selection (``regione``, ``provincia``, ``comune``,
+    ``corso``), or 404 for anything missing or outside the user's scope."""
     scope = Scope.of(current_user)
     code = request.args.get("ciclo")
     cycle = db.session.scalar(select(Cycle).filter_by(code=code)) if code else reporting_cycle()
     if cycle is None:
         abort(404)
-    region = province = None
-    if request.args.get("provincia"):
-        province = db.session.scalar(select(Province).filter_by(code=request.args["provincia"]))
-        if province is None or not _province_in_scope(scope, province):
-            abort(404)
-        region = province.region
-    elif request.args.get("regione"):
-        region = db.session.scalar(select(Region).filter_by(code=request.args["regione"]))
-        if region is None or not _region_in_scope(scope, region):
-            abort(404)
-    if province is not None or scope.kind == "comune":
-        level: reports.GroupBy = "comune"
-    elif region is not None or scope.kind == "region":
-        level = "province"
-    else:
-        level = "region"
-    return View(cycle, scope, level, region, province)
-
-
-def _region_in_scope(scope: Scope, region: Region) -> bool:
-    return bool(
-        db.session.scalar(
-            select(Comune.id)
-            .where(Comune.region_id == region.id, scope.comune_condition())
-            .limit(1)
+    try:
+        selection = resolve_selection(
+            scope,
+            region=request.args.get("regione") or None,
+            province=request.args.get("provincia") or None,
+            comune=request.args.get("comune") or None,
+            course=request.args.get("corso") or None,
+            cycle_id=cycle.id,
         )
-    )
-
-
-def _province_in_scope(scope: Scope, province: Province) -> bool:
-    return bool(
-        db.session.scalar(
-            select(Comune.id)
-            .where(Comune.province_id == province.id, scope.comune_condition())
-            .limit(1)
-        )
-    )
+    except SelectionError:
+        abort(404)
+    return View(cycle, selection)
 
 
 def _drill_url(view: View, row: reports.ReportRow) -> str | None:
+    args = {k: v for k, v in view.args.items() if k in ("ciclo", "corso")}
     if view.level == "region":
-        return url_for("coordinate.dashboard", ciclo=view.cycle.code, regione=row.key)
+        return url_for("coordinate.dashboard", regione=row.key, **args)
     if view.level == "province":
         province = db.session.get(Province, row.id)
-        return url_for("coordinate.dashboard", ciclo=view.cycle.code, provincia=province.code)
+        return url_for("coordinate.dashboard", provincia=province.code, **args)
+    if view.level == "comune" and view.comune is None:
+        return url_for("coordinate.dashboard", comune=row.key, **args)
     return None
+
+
+def month_label(month: reports.MonthCount) -> str:
+    """The month's short name in the user's language: "gen 2025"."""
+    return format_date(month.first_day, "MMM yyyy")
 
 
 @bp.get("/monitoraggio")
 @roles_required("coordinator", "admin")
 def dashboard() -> str:
-    view = _view()
+    view = request_view()
     territory = view.report()
     courses = view.report("course")
-    months = reports.completions_by_month(view.cycle, view.scope)
-    # The bar chart shows the rows of the territory table: by region for a national view.
-    chart_rows = territory
+    months = view.months()
+    level_label = LEVEL_LABELS[view.level]
     return render_template(
         "coordinate/dashboard.html",
         view=view,
         cycles=db.session.scalars(select(Cycle).order_by(Cycle.start_date)).all(),
-        summary=reports.summary(view.cycle, view.scope),
-        coverage=reports.coverage(
-            view.cycle,
-            view.scope,
-            **view.territory,
-        ),
+        course_choices=reports.completion_report(view.cycle, view.scope, "course"),
+        summary=view.summary(),
+        coverage=view.coverage(),
         territory=territory,
         drill={row.id: _drill_url(view, row) for row in territory},
         courses=courses,
         months=months,
-        level_label=LEVEL_LABELS[view.level],
+        month_labels=[month_label(m) for m in months],
+        level_label=level_label,
         bar_chart=json.dumps(
             {
-                "labels": [row.name for row in chart_rows],
-                "values": [row.figures.completions for row in chart_rows],
+                "title": _("Corsi completati per %(level)s", level=str(level_label).lower()),
+                "x": str(level_label),
+                "y": _("Corsi completati"),
+                "labels": [row.name for row in territory],
+                "values": [row.figures.completions for row in territory],
                 "label": _("Corsi completati"),
             }
         ),
         line_chart=json.dumps(
             {
-                "labels": [m.label for m in months],
+                "title": _("Corsi completati per mese"),
+                "x": _("Mese"),
+                "y": _("Corsi completati"),
+                "labels": [month_label(m) for m in months],
                 "values": [m.completions for m in months],
-                "label": _("Corsi completati per mese"),
+                "label": _("Corsi completati"),
             }
         ),
     )
@@ -186,17 +214,12 @@ def dashboard() -> str:
 @bp.get("/copertura")
 @roles_required("coordinator", "admin")
 def coverage() -> str:
-    view = _view()
+    view = request_view()
     sort = request.args.get("ordine", "population_desc")
     if sort not in reports.SORTS:
         sort = "population_desc"
     page = RowPage(
-        reports.unreached_query(
-            view.cycle,
-            view.scope,
-            **view.territory,
-            sort=sort,
-        ),
+        reports.unreached_query(view.cycle, view.scope, **view.territory, sort=sort),
         page=request.args.get("page", 1, type=int),
         per_page=UNREACHED_PAGE_SIZE,
     )
@@ -221,11 +244,7 @@ def coverage() -> str:
         "coordinate/coverage.html",
         view=view,
         sort=sort,
-        coverage=reports.coverage(
-            view.cycle,
-            view.scope,
-            **view.territory,
-        ),
+        coverage=view.coverage(),
         page=page,
         regions=regions,
         provinces=provinces,
@@ -235,41 +254,48 @@ def coverage() -> str:
 # --- exports ---------------------------------------------------------------------------
 
 
+def _rate(value: float | None) -> Percent | None:
+    return Percent(value) if value is not None else None
+
+
 def _figure_cells(figures: reports.Figures) -> list[Any]:
     return [
         figures.enrolled,
         figures.active,
         figures.enrolments,
         figures.completions,
-        figures.completion_rate,
+        _rate(figures.completion_rate),
         figures.attempts,
-        figures.pass_rate,
+        _rate(figures.pass_rate),
+    ]
+
+
+def _figure_headers() -> list[str]:
+    return [
+        f"{header} (%)" if n in RATE_COLUMNS else str(header)
+        for n, header in enumerate(FIGURE_HEADERS)
     ]
 
 
 def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any]]]:
-    """(title, headers, rows) of an exportable table."""
+    """(title, headers, rows) of an exportable table: the same View, hence the same
+    selection, as the page it is linked from."""
     if name == "territori":
-        headers = [str(LEVEL_LABELS[view.level]), _("Codice"), *map(str, FIGURE_HEADERS)]
+        headers = [str(LEVEL_LABELS[view.level]), _("Codice"), *_figure_headers()]
         rows = ([r.name, r.key, *_figure_cells(r.figures)] for r in view.report())
         return _("Territori"), headers, rows
     if name == "corsi":
-        headers = [_("Corso"), _("Codice"), *map(str, FIGURE_HEADERS)]
+        headers = [_("Corso"), _("Codice"), *_figure_headers()]
         rows = ([r.name, r.key, *_figure_cells(r.figures)] for r in view.report("course"))
         return _("Corsi"), headers, rows
     if name == "mesi":
-        months = reports.completions_by_month(view.cycle, view.scope)
         return (
             _("Mesi"),
             [_("Mese"), _("Corsi completati")],
-            ([m.label, m.completions] for m in months),
+            ([Month(m.first_day, month_label(m)), m.completions] for m in view.months()),
         )
     if name == "copertura":
-        query = reports.unreached_query(
-            view.cycle,
-            view.scope,
-            **view.territory,
-        )
+        query = reports.unreached_query(view.cycle, view.scope, **view.territory)
         headers = [_("Comune"), _("Codice ISTAT"), _("Provincia"), _("Regione"), _("Abitanti")]
 
         def rows() -> Iterable[Sequence[Any]]:
@@ -280,11 +306,6 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
 
         return _("Comuni non raggiunti"), headers, rows()
     if name == "operatori":
-        course_id = None
-        if request.args.get("corso"):
-            course_id = db.session.scalar(
-                select(Course.id).filter_by(slug=request.args["corso"])
-            ) or abort(404)
         headers = [
             _("Nome"),
             _("Email"),
@@ -293,12 +314,12 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
             _("Regione"),
             _("Corso"),
             _("Moduli completati"),
-            _("Miglior punteggio"),
-            _("Data di completamento"),
+            _("Miglior punteggio (%)"),
+            _("Data di completamento (ora di Roma)"),
         ]
         rows = (
-            [row[c] for c in reports.DETAIL_COLUMNS]
-            for row in reports.operator_detail(view.cycle, view.scope, course_id=course_id)
+            [_rate(row[c]) if c == "best_score" else row[c] for c in reports.DETAIL_COLUMNS]
+            for row in view.operators()
         )
         return _("Operatori"), headers, rows
     abort(404)
@@ -309,7 +330,7 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
 def export(name: str, fmt: str) -> Response:
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    view = _view()
+    view = request_view()
     title, headers, rows = _table(view, name)
     audit(
         "export",
@@ -321,7 +342,8 @@ def export(name: str, fmt: str) -> Response:
             "cycle": view.cycle.code,
             "region": view.region.code if view.region else None,
             "province": view.province.code if view.province else None,
-            "course": request.args.get("corso"),
+            "comune": view.comune.istat_code if view.comune else None,
+            "course": view.course.slug if view.course else None,
         },
     )
     db.session.commit()

@@ -77,3 +77,30 @@ class ReminderForm(FlaskForm):
             "ciascuno nella sua lingua."
         ),
     )
+
+
+class GrantAttemptsForm(FlaskForm):
+    """More attempts at one quiz module; ``request_key`` makes a repeated submit a no-op."""
+
+    module = HiddenField(validators=[InputRequired()])
+    request_key = HiddenField(validators=[InputRequired()])
+    extra = IntegerField(
+        _l("Tentativi in più"),
+        default=1,
+        validators=[
+            InputRequired(message=_l("Indica quanti tentativi concedere.")),
+            NumberRange(min=1, max=10, message=_l("Indica da 1 a 10 tentativi in più.")),
+        ],
+    )
+    reason = TextAreaField(
+        _l("Motivo"),
+        filters=[strip],
+        validators=[
+            InputRequired(message=_l("Scrivi il motivo della concessione.")),
+            Length(max=500, message=_l("Il motivo può avere al massimo 500 caratteri.")),
+        ],
+        description=_l(
+            "Resta registrato con la concessione: scrivi solo ciò che serve, ad esempio "
+            "«connessione caduta durante il tentativo», senza dati sulla salute."
+        ),
+    )

@@ -25,6 +25,14 @@ from lgnetforma.web.coordinate.forms import EnrolOperatorForm
 bp = Blueprint("coordinate", __name__, url_prefix="/coordinamento")
 
 
+@bp.after_request
+def _private(response: Response) -> Response:
+    """Pages of the coordination area show personal data and figures of a territory: no
+    shared cache keeps them, and the browser does not store them."""
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
 def _enrol_form() -> EnrolOperatorForm:
     form = EnrolOperatorForm()
     form.course.choices = [

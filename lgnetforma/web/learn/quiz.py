@@ -47,6 +47,7 @@ def _render_quiz(attempt: QuizAttempt, *, errors: list[str] | None = None, chose
     quiz = Quiz.from_dict(attempt.module_version.quiz)
     return render_template(
         "learn/quiz.html",
+        **_allowance(attempt),
         attempt=attempt,
         course=attempt.module.course,
         module=attempt.module,
@@ -111,6 +112,7 @@ def attempt(public_id: str) -> str | Response:
     quiz = Quiz.from_dict(attempt.module_version.quiz)
     results = {r["number"]: r for r in attempt.results or []}
     cycle = current_cycle()
+    allowance = _allowance(attempt)
     return render_template(
         "learn/result.html",
         attempt=attempt,
@@ -119,7 +121,16 @@ def attempt(public_id: str) -> str | Response:
         quiz=quiz,
         results=results,
         completion=learning.course_completion(current_user, attempt.module.course, cycle),
-        can_retry=not attempt.passed
-        and (quiz.attempts is None or attempt.number < quiz.attempts)
-        and attempt.module.current_version_id is not None,
+        can_retry=not allowance["allowance"].passed
+        and not allowance["allowance"].used_up
+        and attempt.module.current_version_id is not None
+        and attempt.cycle_id == cycle.id,
+        **allowance,
     )
+
+
+def _allowance(attempt: QuizAttempt) -> dict:
+    """The attempts left at the attempt's quiz, and who can grant more when none are."""
+    allowance = learning.attempt_allowance(current_user, attempt.module, attempt.cycle)
+    grantors = learning.grantors_for(current_user) if allowance.used_up else []
+    return {"allowance": allowance, "grantors": grantors}

@@ -116,7 +116,8 @@ def module(slug: str, module_slug: str) -> str:
     version = module.current_version
     quiz = Quiz.from_dict(version.quiz).public_dict() if version.quiz else None
     cycle = current_cycle()
-    enrolment = attempts = None
+    enrolment = attempts = allowance = None
+    grantors: list = []
     if _operator():
         enrolment = learning.enrolment_for(current_user, course, cycle)
         if enrolment is not None:
@@ -125,6 +126,10 @@ def module(slug: str, module_slug: str) -> str:
                 audit_completion(recorded.completion)
                 db.session.commit()
             attempts = learning.attempt_rows(current_user, module, cycle)
+            if version.quiz is not None:
+                allowance = learning.attempt_allowance(current_user, module, cycle)
+                if allowance.used_up:
+                    grantors = learning.grantors_for(current_user)
     return render_template(
         "learn/module.html",
         course=course,
@@ -134,6 +139,8 @@ def module(slug: str, module_slug: str) -> str:
         enrolment=enrolment,
         attempts=attempts or [],
         passed=any(a.passed for a in attempts or []),
+        allowance=allowance,
+        grantors=grantors,
         previous=modules[index - 1] if index > 0 else None,
         next=modules[index + 1] if index + 1 < len(modules) else None,
         position=index + 1,
