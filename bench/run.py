@@ -112,10 +112,10 @@ def prepare_database(kind: str, operators: int) -> str:
         if have >= operators:
             print(f"[{kind}] reusing the dataset: {have} operators", flush=True)
         else:
-            from lgnetforma.services.courses import import_directory
-            from lgnetforma.services.cycles import current_cycle
-            from lgnetforma.services.registry import import_comuni
-            from lgnetforma.services.synthetic import seed_synthetic
+            from lgnetforma.dev.synthetic import seed_synthetic
+            from lgnetforma.services.catalogue.courses import import_directory
+            from lgnetforma.services.coordination.registry import import_comuni
+            from lgnetforma.services.platform.cycles import current_cycle
 
             import_comuni(cycle=current_cycle())
             import_directory(ROOT / "courses")
@@ -162,8 +162,8 @@ def prepare_fixtures(url: str) -> Fixtures:
         Region,
         User,
     )
-    from lgnetforma.services.accounts import create_user, user_by_email
-    from lgnetforma.services.cycles import current_cycle
+    from lgnetforma.services.people.accounts import create_user, user_by_email
+    from lgnetforma.services.platform.cycles import current_cycle
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
     signer = app.session_interface.get_signing_serializer(app)
@@ -249,7 +249,7 @@ def prepare_fixtures(url: str) -> Fixtures:
         db.session.commit()
         api_token = ""
         try:
-            from lgnetforma.services.tokens import create_token
+            from lgnetforma.services.people.tokens import create_token
 
             _, api_token = create_token(admin, "bench")
             db.session.commit()

@@ -45,7 +45,7 @@ def register_commands(app: Flask) -> None:
 
 def _audit(action: str, **kwargs: object) -> None:
     """An audit event from the command line: no account, no address. The caller commits."""
-    from lgnetforma.services.audit import record
+    from lgnetforma.services.platform.audit import record
 
     record(action, actor=None, ip=None, **kwargs)  # type: ignore[arg-type]
 
@@ -67,8 +67,8 @@ def comuni_group() -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def comuni_import(file: Path | None) -> None:
     """Carica o aggiorna il registro dei comuni (predefinito: il file ISTAT incluso)."""
-    from lgnetforma.services.cycles import reporting_cycle
-    from lgnetforma.services.registry import RegistryFileError, import_comuni
+    from lgnetforma.services.coordination.registry import RegistryFileError, import_comuni
+    from lgnetforma.services.platform.cycles import reporting_cycle
 
     cycle = reporting_cycle()  # the current one or, between two cycles, the latest
     try:
@@ -125,8 +125,8 @@ def users_create(
 ) -> None:
     """Crea un account confermato."""
     from lgnetforma.models import Comune, Region
-    from lgnetforma.services.accounts import create_user
-    from lgnetforma.services.errors import ServiceError
+    from lgnetforma.services.people.accounts import create_user
+    from lgnetforma.services.platform.errors import ServiceError
 
     comune = region = None
     if comune_code:
@@ -199,7 +199,7 @@ def courses_validate(directory: Path | None) -> None:
 @click.argument("directory", required=False, type=_DIR)
 def courses_import(directory: Path | None) -> None:
     """Importa i corsi di DIRECTORY (predefinita: courses/), un corso per transazione."""
-    from lgnetforma.services.courses import import_directory
+    from lgnetforma.services.catalogue.courses import import_directory
 
     directory = directory or _default_courses_dir()
     if not directory.is_dir():
@@ -225,7 +225,7 @@ def courses_import(directory: Path | None) -> None:
 @click.argument("directory", type=_DIR)
 def courses_export(directory: Path) -> None:
     """Scrive in DIRECTORY la versione corrente di ogni corso, nello stesso formato."""
-    from lgnetforma.services.courses import export_directory
+    from lgnetforma.services.catalogue.courses import export_directory
 
     directory.mkdir(parents=True, exist_ok=True)
     written = export_directory(directory)
@@ -243,7 +243,7 @@ def demo_group() -> None:
 @demo_group.command("create")
 def demo_create() -> None:
     """Crea (una volta) un account dimostrativo per ruolo e ne stampa le credenziali."""
-    from lgnetforma.services.demo import create_demo_accounts
+    from lgnetforma.dev.demo import create_demo_accounts
 
     click.echo("Account dimostrativi (solo per prova, non usarli in produzione):")
     for account in create_demo_accounts():
@@ -265,8 +265,8 @@ def seed_synthetic_command(operators: int, seed_value: int) -> None:
     """Genera OPERATORS operatori sintetici con iscrizioni, tentativi e completamenti."""
     import time
 
-    from lgnetforma.services.cycles import current_cycle
-    from lgnetforma.services.synthetic import seed_synthetic
+    from lgnetforma.dev.synthetic import seed_synthetic
+    from lgnetforma.services.platform.cycles import current_cycle
 
     started = time.perf_counter()
     with click.progressbar(length=operators, label="Operatori") as bar:
@@ -296,7 +296,7 @@ def reports_group() -> None:
 @reports_group.command("check-tallies")
 def reports_check_tallies() -> None:
     """Confronta i totali progressivi con un ricalcolo dai dati; esce con 1 se differiscono."""
-    from lgnetforma.services import tallies
+    from lgnetforma.services.reporting import tallies
 
     found = tallies.differences()
     for table, key, figure, stored, recounted in found[:50]:
@@ -313,7 +313,7 @@ def reports_check_tallies() -> None:
 @reports_group.command("rebuild-tallies")
 def reports_rebuild_tallies() -> None:
     """Ricalcola da capo i totali progressivi (dopo dati scritti fuori dall'applicazione)."""
-    from lgnetforma.services import tallies
+    from lgnetforma.services.reporting import tallies
 
     rows = tallies.rebuild()
     db.session.commit()
@@ -354,7 +354,7 @@ def jobs_group() -> None:
 def jobs_run(name: str) -> None:
     """Esegue subito un'attività (per chi usa cron invece del worker)."""
     from lgnetforma.models import utcnow
-    from lgnetforma.services.jobs import run_job
+    from lgnetforma.services.platform.jobs import run_job
 
     run = run_job(name, period="m" + utcnow().strftime("%Y%m%dT%H%M%S"))
     if run is None:
@@ -374,7 +374,7 @@ def tokens_group() -> None:
 
 
 def _token_owner(email: str):  # noqa: ANN202
-    from lgnetforma.services.accounts import user_by_email
+    from lgnetforma.services.people.accounts import user_by_email
 
     user = user_by_email(email)
     if user is None or user.deleted_at is not None:
@@ -387,8 +387,8 @@ def _token_owner(email: str):  # noqa: ANN202
 @click.option("--name", default="riga di comando", show_default=True, help="Per riconoscerlo.")
 def tokens_create(email: str, name: str) -> None:
     """Crea un token e lo stampa (solo questa volta) sullo standard output."""
-    from lgnetforma.services.errors import ServiceError
-    from lgnetforma.services.tokens import create_token
+    from lgnetforma.services.people.tokens import create_token
+    from lgnetforma.services.platform.errors import ServiceError
 
     user = _token_owner(email)
     try:
@@ -410,7 +410,7 @@ def tokens_create(email: str, name: str) -> None:
 @click.option("--prefix", required=True, help="I primi caratteri del token (lgf_…).")
 def tokens_revoke(email: str, prefix: str) -> None:
     """Revoca il token attivo che inizia con PREFIX."""
-    from lgnetforma.services.tokens import (
+    from lgnetforma.services.people.tokens import (
         TOKEN_PREFIX,
         normalise_prefix,
         revoke_token,
@@ -448,7 +448,11 @@ def _when(value) -> str:  # noqa: ANN001
 @cycles_group.command("list")
 def cycles_list() -> None:
     """Elenca i cicli con date, soglia, stato e data dei dati congelati."""
-    from lgnetforma.services.cycles import all_cycles, count_eligible_comuni, snapshots_by_cycle
+    from lgnetforma.services.platform.cycles import (
+        all_cycles,
+        count_eligible_comuni,
+        snapshots_by_cycle,
+    )
 
     snapshots = snapshots_by_cycle()
     for cycle in all_cycles():
@@ -469,8 +473,8 @@ def cycles_list() -> None:
 @click.argument("code")
 def cycles_close(code: str) -> None:
     """Chiude il ciclo CODE: ne congela i dati, che non cambieranno più."""
-    from lgnetforma.services.cycles import close_cycle, cycle_by_code
-    from lgnetforma.services.errors import ServiceError
+    from lgnetforma.services.platform.cycles import close_cycle, cycle_by_code
+    from lgnetforma.services.platform.errors import ServiceError
 
     cycle = cycle_by_code(code.strip())
     if cycle is None:
@@ -522,8 +526,8 @@ def cycles_open(
     code: str, start: str | None, end: str | None, threshold: str | None, current: bool
 ) -> None:
     """Apre il ciclo CODE (ad esempio 2027-2028) con le sue date e la sua soglia."""
-    from lgnetforma.services.cycles import count_eligible_comuni, open_cycle
-    from lgnetforma.services.errors import ServiceError
+    from lgnetforma.services.platform.cycles import count_eligible_comuni, open_cycle
+    from lgnetforma.services.platform.errors import ServiceError
 
     start_date = _date_option(start, "--start", "2027-01-01")
     end_date = _date_option(end, "--end", "2028-12-31")
@@ -558,7 +562,7 @@ def backup_command(file: Path) -> None:
     """Scrive in FILE un archivio portabile (ZIP) di tutto il database."""
     import time
 
-    from lgnetforma.services.backup import BackupError, backup
+    from lgnetforma.services.platform.backup import BackupError, backup
 
     started = time.perf_counter()
     try:
@@ -592,7 +596,7 @@ def restore_command(file: Path, unsigned: bool) -> None:
     """Ripristina l'archivio FILE su un database vuoto (SQLite o PostgreSQL)."""
     import time
 
-    from lgnetforma.services.backup import BackupError, restore
+    from lgnetforma.services.platform.backup import BackupError, restore
 
     started = time.perf_counter()
     if unsigned:

@@ -25,8 +25,8 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from lgnetforma.extensions import db
-from lgnetforma.services import jobs
-from lgnetforma.services.mail import Drained, deliver_due
+from lgnetforma.services.platform import jobs
+from lgnetforma.services.platform.mail import Drained, deliver_due
 
 
 class Worker:

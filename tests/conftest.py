@@ -162,8 +162,8 @@ def _prepare(url: str) -> None:
 
     from lgnetforma import create_app
     from lgnetforma.extensions import db
-    from lgnetforma.services.cycles import current_cycle
-    from lgnetforma.services.registry import import_comuni
+    from lgnetforma.services.coordination.registry import import_comuni
+    from lgnetforma.services.platform.cycles import current_cycle
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
@@ -249,7 +249,7 @@ def app_config(database_url: str, smtp_server: tuple[Mailbox, int], tmp_path: Pa
 def app(app_config: dict) -> Iterator[Any]:
     from lgnetforma import create_app
     from lgnetforma.extensions import db
-    from lgnetforma.services import tallies
+    from lgnetforma.services.reporting import tallies
 
     app = create_app(app_config)
     yield app
@@ -282,7 +282,7 @@ def make_user(app: Any):  # noqa: ANN201
     """Create a confirmed account: make_user("coordinator", region="12")."""
     from lgnetforma.extensions import db
     from lgnetforma.models import Comune, Region
-    from lgnetforma.services.accounts import create_user
+    from lgnetforma.services.people.accounts import create_user
 
     counter = iter(range(1, 10_000))
 

@@ -10,16 +10,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import ApiToken, Comune, Province, Region, User
-from lgnetforma.services import reports
-from lgnetforma.services.catalogue import active_modules, catalogue, course_by_slug
-from lgnetforma.services.cycles import count_eligible_comuni, current_cycle, eligible_condition
-from lgnetforma.services.learning import enrol, my_courses, record_view
-from lgnetforma.services.personal_data import delete_account
-from lgnetforma.services.scope import Scope
-from lgnetforma.services.synthetic import seed_synthetic
-from lgnetforma.services.tokens import authenticate_token, create_token, tokens_of
+from lgnetforma.services.catalogue.listing import active_modules, catalogue, course_by_slug
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.learning.learning import enrol, my_courses, record_view
+from lgnetforma.services.people.personal_data import delete_account
+from lgnetforma.services.people.tokens import authenticate_token, create_token, tokens_of
+from lgnetforma.services.platform.cycles import (
+    count_eligible_comuni,
+    current_cycle,
+    eligible_condition,
+)
+from lgnetforma.services.reporting import reports
 from tests.conftest import csrf_token
 from tests.factories.courses import import_courses, write_course
 

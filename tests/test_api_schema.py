@@ -14,11 +14,11 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import User
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.synthetic import seed_synthetic
-from lgnetforma.services.tokens import create_token
+from lgnetforma.services.people.tokens import create_token
+from lgnetforma.services.platform.cycles import current_cycle
 from tests.factories.courses import import_courses, write_course
 
 MAX_EXAMPLES = 50

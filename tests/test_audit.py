@@ -22,7 +22,7 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services.audit import (
+from lgnetforma.services.platform.audit import (
     MAX_OBJECT_ID,
     clean,
     clean_details,
@@ -427,8 +427,8 @@ def _seed_territories(app) -> dict[str, int]:
 
 
 def _visible(app, user: dict) -> set[str]:
-    from lgnetforma.services.audit import AuditSearch, search_query
-    from lgnetforma.services.scope import Scope
+    from lgnetforma.services.coordination.scope import Scope
+    from lgnetforma.services.platform.audit import AuditSearch, search_query
 
     with app.app_context():
         actor = db.session.get(User, user["id"])

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, CourseVersion, MediaFile, Module, ModuleVersion
-from lgnetforma.services.courses import content_hash
+from lgnetforma.services.catalogue.courses import content_hash
 from tests.conftest import csrf_token, login
 
 CYCLE = "2025-2026"

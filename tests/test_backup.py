@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
 from lgnetforma import PACKAGE_ROOT
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import (
     AuditEvent,
@@ -31,10 +32,14 @@ from lgnetforma.models import (
     ReminderSchedule,
     User,
 )
-from lgnetforma.services import reports
-from lgnetforma.services.cycles import close_cycle, current_cycle, cycle_by_code, open_cycle
-from lgnetforma.services.scope import Scope
-from lgnetforma.services.synthetic import seed_synthetic
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.cycles import (
+    close_cycle,
+    current_cycle,
+    cycle_by_code,
+    open_cycle,
+)
+from lgnetforma.services.reporting import reports
 from tests.conftest import _admin_engine, _pg_url, _worker
 from tests.factories.courses import import_courses, write_course
 from tests.services import POSTGRES_URL, postgres_reachable, require
@@ -116,7 +121,7 @@ def _populate(app: Any, tmp_path: Path, operators: int) -> None:
                 details={"nested": {"list": [1, 2.5, None, True]}, "text": "è"},
             )
         )
-        from lgnetforma.services.tokens import create_token
+        from lgnetforma.services.people.tokens import create_token
 
         create_token(admin, "script")
         # The worker's tables: a scheduled run and the reminder schedule.

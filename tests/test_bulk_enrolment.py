@@ -13,10 +13,11 @@ from sqlalchemy import event, func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import BulkUpload, Enrolment, OutboundMail, Role, User
-from lgnetforma.services import bulk_enrolment, mail
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.coordination.enrolment import bulk as bulk_enrolment
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform import mail
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.platform.errors import ServiceError
 from tests.conftest import csrf_token, run_worker_once
 from tests.factories.courses import import_courses, write_course
 

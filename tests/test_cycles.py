@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select, text
 
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import (
     Comune,
@@ -28,8 +29,8 @@ from lgnetforma.models import (
     Region,
     User,
 )
-from lgnetforma.services import reports, tallies
-from lgnetforma.services.cycles import (
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.cycles import (
     NoCurrentCycle,
     close_cycle,
     count_eligible_comuni,
@@ -37,9 +38,8 @@ from lgnetforma.services.cycles import (
     cycle_by_code,
     open_cycle,
 )
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.scope import Scope
-from lgnetforma.services.synthetic import seed_synthetic
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.reporting import reports, tallies
 from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
 
@@ -148,8 +148,9 @@ def test_closed_cycle_records_can_no_longer_change(app, tmp_path, make_user):
     _courses(app, tmp_path, count=1)
     operator = make_user("operator")
     with app.app_context():
-        from lgnetforma.services import bulk_enrolment, learning
-        from lgnetforma.services.coordination import enrol_operator
+        from lgnetforma.services.coordination.enrolment import bulk as bulk_enrolment
+        from lgnetforma.services.coordination.enrolment import enrol_operator
+        from lgnetforma.services.learning import learning
 
         cycle = current_cycle()
         user = db.session.get(User, operator["id"])
@@ -239,7 +240,7 @@ def test_reports_of_a_closed_cycle_stay_byte_identical(app, client, make_user, r
         login(clients[who], user)
         clients[who].get("/")  # shows (and so consumes) the welcome message
     api = {}
-    from lgnetforma.services.tokens import create_token
+    from lgnetforma.services.people.tokens import create_token
 
     with app.app_context():
         for who, user in (("admin", admin), ("lazio", coordinator)):
@@ -298,7 +299,7 @@ def test_reports_of_a_closed_cycle_stay_byte_identical(app, client, make_user, r
     )
     import_courses(app, root)
     # Account deletions, and drift written behind the application's back.
-    from lgnetforma.services.personal_data import delete_account
+    from lgnetforma.services.people.personal_data import delete_account
 
     with app.app_context():
         assert db.session.scalar(select(func.count(CourseVersion.id))) == 3
@@ -356,7 +357,7 @@ def test_opening_a_new_cycle_with_its_own_threshold(app, client, runner, make_us
         middle = db.session.scalar(
             select(Comune).where(Comune.population.between(6_000, 9_000)).limit(1)
         )
-        from lgnetforma.services.accounts import check_comune_eligible
+        from lgnetforma.services.people.accounts import check_comune_eligible
 
         with pytest.raises(ServiceError, match="più di 10.000 abitanti"):
             check_comune_eligible(middle, cycle)
@@ -585,7 +586,7 @@ def test_between_two_cycles_every_page_answers(app, make_user):
     assert page.status_code == 200  # the cycle closed last
     assert f"Monitoraggio del ciclo {CODE}" in page.get_data(as_text=True)
 
-    from lgnetforma.services.tokens import create_token
+    from lgnetforma.services.people.tokens import create_token
 
     with app.app_context():
         user = db.session.get(User, make_user("admin")["id"])
@@ -607,7 +608,7 @@ def test_closing_waits_for_changes_in_flight_and_then_refuses_them(
         pytest.skip("SQLite serialises writers; this race is checked on PostgreSQL")
     import threading
 
-    from lgnetforma.services import learning
+    from lgnetforma.services.learning import learning
 
     _courses(app, tmp_path, count=1)
     first, second = make_user("operator"), make_user("operator")

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, User
-from lgnetforma.services.accounts import create_user
-from lgnetforma.services.catalogue import course_by_slug
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.exports import neutralise
-from lgnetforma.services.learning import enrol
-from lgnetforma.services.text import has_control_characters
+from lgnetforma.services.catalogue.listing import course_by_slug
+from lgnetforma.services.learning.learning import enrol
+from lgnetforma.services.people.accounts import create_user
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.platform.text import has_control_characters
+from lgnetforma.services.reporting.exports import neutralise
 from tests.factories.courses import import_courses, write_course
 from tests.factories.xss import FORMULA_PREFIXES, XSS_CORPUS
 

@@ -103,9 +103,9 @@ def test_a_database_failure_mid_request_writes_nothing(app, client, login_as, co
 def test_smtp_down_the_reminder_is_saved_and_the_mail_retried(
     app, client, make_user, login_as, course, mailbox, smtp_server
 ):
-    from lgnetforma.services.catalogue import course_by_slug
-    from lgnetforma.services.cycles import current_cycle
-    from lgnetforma.services.learning import enrol
+    from lgnetforma.services.catalogue.listing import course_by_slug
+    from lgnetforma.services.learning.learning import enrol
+    from lgnetforma.services.platform.cycles import current_cycle
 
     operator = make_user("operator", comune="058091")
     with app.app_context():

@@ -23,10 +23,10 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, Module, User
-from lgnetforma.services import learning
-from lgnetforma.services.accounts import create_user
-from lgnetforma.services.cycles import close_cycle, current_cycle
-from lgnetforma.services.tokens import create_token
+from lgnetforma.services.learning import learning
+from lgnetforma.services.people.accounts import create_user
+from lgnetforma.services.people.tokens import create_token
+from lgnetforma.services.platform.cycles import close_cycle, current_cycle
 from tests.conftest import login
 from tests.factories.courses import import_courses, write_course
 

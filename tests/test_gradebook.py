@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import AttemptGrant, AuditEvent, Certificate, Module, User
-from lgnetforma.services import learning
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.tokens import create_token
+from lgnetforma.services.learning import learning
+from lgnetforma.services.people.tokens import create_token
+from lgnetforma.services.platform.cycles import current_cycle
 from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
 
@@ -379,7 +379,7 @@ def test_a_trainer_grants_from_the_editor_for_their_courses(app, client, make_us
 def test_grants_are_in_the_personal_data_and_their_reason_goes_with_the_account(
     app, make_user, lazio
 ):
-    from lgnetforma.services.personal_data import DELETED_REASON, delete_account, export_data
+    from lgnetforma.services.people.personal_data import DELETED_REASON, delete_account, export_data
 
     coordinator = make_user("coordinator", region="12")
     with app.app_context():

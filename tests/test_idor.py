@@ -138,7 +138,7 @@ def _complete_course(app: Any, user: dict) -> tuple[str, int]:
 
 
 def _token(app: Any, user_id: int) -> tuple[int, str]:
-    from lgnetforma.services.tokens import create_token
+    from lgnetforma.services.people.tokens import create_token
 
     with app.app_context():
         row, plaintext = create_token(db.session.get(User, user_id), "script")
@@ -155,7 +155,7 @@ def world(app, make_user, tmp_path) -> dict[str, Any]:
     milano_attempt, milano_completion = _complete_course(app, victim_milano)
     roma_token_id, _ = _token(app, victim_roma["id"])
     with app.app_context():  # a message in the outbox (admins only, whoever it is for)
-        from lgnetforma.services.mail import queue_mail
+        from lgnetforma.services.platform.mail import queue_mail
 
         mail = queue_mail(victim_roma["email"], "Oggetto", "Testo")
         db.session.commit()

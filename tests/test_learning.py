@@ -11,6 +11,7 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import (
     Certificate,
@@ -20,8 +21,7 @@ from lgnetforma.models import (
     QuizAttempt,
     User,
 )
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.synthetic import seed_synthetic
+from lgnetforma.services.platform.cycles import current_cycle
 from tests.conftest import csrf_token, login, sql_statements
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
 

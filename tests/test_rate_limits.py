@@ -322,7 +322,7 @@ def test_new_confirmation_links_are_limited_per_email_and_per_address(limited, m
 
 
 def _token(app: Any, user: dict) -> str:
-    from lgnetforma.services.tokens import create_token
+    from lgnetforma.services.people.tokens import create_token
 
     with app.app_context():
         _row, plaintext = create_token(db.session.get(User, user["id"]), "script")

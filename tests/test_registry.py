@@ -9,7 +9,11 @@ from sqlalchemy import func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune
-from lgnetforma.services.registry import DEFAULT_COMUNI_FILE, RegistryFileError, read_comuni_csv
+from lgnetforma.services.coordination.registry import (
+    DEFAULT_COMUNI_FILE,
+    RegistryFileError,
+    read_comuni_csv,
+)
 
 HEADER = (
     "istat_code,name,cadastral_code,province_code,province,province_name,"

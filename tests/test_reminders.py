@@ -11,11 +11,12 @@ from sqlalchemy import func, select, update
 
 from lgnetforma.extensions import db
 from lgnetforma.models import CourseCompletion, OutboundMail, Reminder, User, utcnow
-from lgnetforma.services import mail, reminders
-from lgnetforma.services.catalogue import course_by_slug
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.learning import enrol
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.catalogue.listing import course_by_slug
+from lgnetforma.services.coordination import reminders
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.learning.learning import enrol
+from lgnetforma.services.platform import mail
+from lgnetforma.services.platform.cycles import current_cycle
 from tests.conftest import csrf_token, run_worker_once
 from tests.factories.courses import import_courses, write_course
 

@@ -10,12 +10,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, text
 
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import Region
-from lgnetforma.services import reports
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.scope import Scope
-from lgnetforma.services.synthetic import seed_synthetic
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.reporting import reports
 from tests.conftest import sql_statements
 from tests.factories.courses import import_courses, write_course
 
@@ -207,7 +207,7 @@ def test_csv_export_is_for_italian_excel_and_neutralises_formulas(
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
 def test_every_formula_prefix_is_neutralised(value):
-    from lgnetforma.services.exports import neutralise
+    from lgnetforma.services.reporting.exports import neutralise
 
     assert neutralise(value) == "'" + value
     assert neutralise("Roma") == "Roma" and neutralise(3) == 3

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.synthetic import seed_synthetic
+from lgnetforma.services.platform.cycles import current_cycle
 from tests.factories.courses import import_courses
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
+from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, CourseCompletion, ReportTally
-from lgnetforma.services import reports, tallies
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.scope import Scope
-from lgnetforma.services.synthetic import seed_synthetic
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.reporting import reports, tallies
 from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
 from tests.test_bulk_enrolment import _confirm, _upload

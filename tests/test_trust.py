@@ -78,8 +78,8 @@ HIDDEN = ["Esc\x1b[31m", "a\u202eb", "a\u2066b", "zero\u200bwidth", "c1\x85c2", 
 
 @given(st.text(max_size=30))
 def test_the_plain_text_rule_refuses_exactly_the_hidden_characters(value):
-    from lgnetforma.services.errors import ServiceError
-    from lgnetforma.services.text import is_control, plain_text
+    from lgnetforma.services.platform.errors import ServiceError
+    from lgnetforma.services.platform.text import is_control, plain_text
 
     hidden = any(is_control(ch) for ch in value.strip())
     try:
@@ -92,9 +92,9 @@ def test_the_plain_text_rule_refuses_exactly_the_hidden_characters(value):
 @pytest.mark.parametrize("name", HIDDEN)
 def test_every_entry_point_refuses_hidden_characters_in_names(app, make_user, name):
     from lgnetforma.models import User
-    from lgnetforma.services.errors import ServiceError
-    from lgnetforma.services.tokens import create_token
-    from lgnetforma.services.users import update_user
+    from lgnetforma.services.people.tokens import create_token
+    from lgnetforma.services.people.users import update_user
+    from lgnetforma.services.platform.errors import ServiceError
 
     admin = make_user("admin")
     runner = app.test_cli_runner()
@@ -125,9 +125,9 @@ def test_users_create_validates_the_email_as_the_forms_do(app):
 
 def test_bulk_enrolment_refuses_hidden_characters_with_the_line(app, make_user):
     from lgnetforma.models import User
-    from lgnetforma.services.bulk_enrolment import preview
-    from lgnetforma.services.cycles import current_cycle
-    from lgnetforma.services.scope import Scope
+    from lgnetforma.services.coordination.bulk import preview
+    from lgnetforma.services.coordination.scope import Scope
+    from lgnetforma.services.platform.cycles import current_cycle
 
     text = "nome;email;comune;corsi\nEsc\x1b[31m;esc@example.it;058091;x\n"
     with app.app_context():
@@ -266,7 +266,7 @@ def test_the_shipped_registry_has_the_right_names_and_import_corrects_old_ones(a
 
 
 def test_a_registry_file_with_control_characters_is_refused_at_its_line(app, runner, tmp_path):
-    from lgnetforma.services.registry import DEFAULT_COMUNI_FILE
+    from lgnetforma.services.coordination.registry import DEFAULT_COMUNI_FILE
 
     lines = DEFAULT_COMUNI_FILE.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[5] = lines[5].replace(",", ",Nome\x9e,", 1).replace(",Nome\x9e,", "\x9e,", 1)

@@ -29,8 +29,8 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services import jobs
-from lgnetforma.services.mail import backoff, queue_mail
+from lgnetforma.services.platform import jobs
+from lgnetforma.services.platform.mail import backoff, queue_mail
 from tests.conftest import Mailbox, SMTPHandler, _free_port, csrf_token, run_worker_once
 from tests.test_reminders import courses, people  # noqa: F401 - fixtures
 

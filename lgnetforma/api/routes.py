@@ -2,7 +2,7 @@
 
 Authentication is by personal access token only (``Authorization: Bearer lgf_…``): the
 session cookie is never looked at, so a browser logged in to the site still gets 401 here.
-Every figure comes from ``lgnetforma.services.reports``, with the caller's Scope.
+Every figure comes from ``lgnetforma.services.reporting.reports``, with the caller's Scope.
 """
 
 from __future__ import annotations
@@ -28,13 +28,18 @@ from lgnetforma.api.openapi import (
 from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import csrf, db
 from lgnetforma.models import Comune, Cycle, Province, Region, Role, User
-from lgnetforma.services import reports
-from lgnetforma.services.audit import record
-from lgnetforma.services.catalogue import catalogue
-from lgnetforma.services.cycles import current_cycle, cycle_by_code, eligible_condition
-from lgnetforma.services.learning import my_courses
-from lgnetforma.services.scope import Scope, Selection, SelectionError, resolve_selection
-from lgnetforma.services.tokens import authenticate_token
+from lgnetforma.services.catalogue.listing import catalogue
+from lgnetforma.services.coordination.scope import (
+    Scope,
+    Selection,
+    SelectionError,
+    resolve_selection,
+)
+from lgnetforma.services.learning.learning import my_courses
+from lgnetforma.services.people.tokens import authenticate_token
+from lgnetforma.services.platform.audit import record
+from lgnetforma.services.platform.cycles import current_cycle, cycle_by_code, eligible_condition
+from lgnetforma.services.reporting import reports
 from lgnetforma.web import throttle
 from lgnetforma.web.throttle import Budget
 

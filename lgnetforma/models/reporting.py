@@ -2,7 +2,7 @@
 
 Counting a million quiz attempts on every dashboard request does not scale; these tallies
 are kept up to date in the same transaction as the event they count (see
-``lgnetforma.services.tallies``), so a report reads a few thousand rows instead.
+``lgnetforma.services.reporting.tallies``), so a report reads a few thousand rows instead.
 """
 
 from __future__ import annotations

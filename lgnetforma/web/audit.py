@@ -16,8 +16,8 @@ from wtforms.validators import Length, Optional
 
 from lgnetforma.extensions import db
 from lgnetforma.models import AuditEvent, Comune, Region, User
-from lgnetforma.services.audit import ACTIONS, AuditSearch, record, search_query
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.audit import ACTIONS, AuditSearch, record, search_query
 from lgnetforma.web.forms import strip
 from lgnetforma.web.urls import RowPage
 

@@ -8,14 +8,14 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Comune, CourseCompletion
-from lgnetforma.services.certificates import (
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.learning.certificates import (
     certificate_by_code,
     issue_certificate,
     pdf_filename,
     render_pdf,
 )
-from lgnetforma.services.links import absolute_url
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.platform.links import absolute_url
 from lgnetforma.web.audit import audit
 
 bp = Blueprint("certificates", __name__)

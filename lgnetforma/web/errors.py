@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from lgnetforma.extensions import db
-from lgnetforma.services.cycles import NoCurrentCycle
+from lgnetforma.services.platform.cycles import NoCurrentCycle
 
 MESSAGES = {
     400: (_l("Richiesta non valida"), _l("La richiesta non è stata compresa.")),

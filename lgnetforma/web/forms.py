@@ -6,8 +6,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import Field, Form, PasswordField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from lgnetforma.services.passwords import MAX_LENGTH
-from lgnetforma.services.text import PLAIN_TEXT_MESSAGE, has_control_characters
+from lgnetforma.services.people.passwords import MAX_LENGTH
+from lgnetforma.services.platform.text import PLAIN_TEXT_MESSAGE, has_control_characters
 
 
 def strip(value: str | None) -> str | None:

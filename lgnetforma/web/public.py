@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from lgnetforma import PACKAGE_ROOT
 from lgnetforma.content.render import render_markdown
 from lgnetforma.extensions import db
-from lgnetforma.services.cycles import NoCurrentCycle, count_eligible_comuni, current_cycle
+from lgnetforma.services.platform.cycles import NoCurrentCycle, count_eligible_comuni, current_cycle
 from lgnetforma.web.urls import safe_next_url
 
 bp = Blueprint("public", __name__)

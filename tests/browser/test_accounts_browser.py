@@ -154,7 +154,7 @@ def test_outbox_page_for_admins(page, live_server, make_user, browser_login, mai
     """The outbox lists what the worker has to send, sent, or gave up on; an admin
     cancels a queued message and resends a failed one, from an accessible page."""
     from lgnetforma.extensions import db
-    from lgnetforma.services.mail import queue_mail
+    from lgnetforma.services.platform.mail import queue_mail
 
     with app.app_context():
         queue_mail("in.coda@example.it", "Da inviare", "Testo", kind="reminder")

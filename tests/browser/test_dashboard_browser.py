@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from playwright.sync_api import expect
 
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.synthetic import seed_synthetic
+from lgnetforma.dev.synthetic import seed_synthetic
+from lgnetforma.services.platform.cycles import current_cycle
 from tests.factories.courses import import_courses, write_course
 
 

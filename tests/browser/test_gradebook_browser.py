@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, Module
-from lgnetforma.services import learning
-from lgnetforma.services.accounts import create_user
-from lgnetforma.services.cycles import current_cycle
+from lgnetforma.services.learning import learning
+from lgnetforma.services.people.accounts import create_user
+from lgnetforma.services.platform.cycles import current_cycle
 from tests.factories.courses import import_courses, write_course
 
 WRONG = {1: ["1"], 2: ["1"], 3: "2030"}

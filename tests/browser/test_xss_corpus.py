@@ -130,10 +130,10 @@ def hostile(app, make_user, tmp_path, mailbox) -> dict[str, Any]:
         from datetime import timedelta
 
         from lgnetforma.models import utcnow
-        from lgnetforma.services.audit import record
-        from lgnetforma.services.catalogue import course_by_slug
-        from lgnetforma.services.cycles import current_cycle
-        from lgnetforma.services.learning import enrol
+        from lgnetforma.services.catalogue.listing import course_by_slug
+        from lgnetforma.services.learning.learning import enrol
+        from lgnetforma.services.platform.audit import record
+        from lgnetforma.services.platform.cycles import current_cycle
 
         course = course_by_slug("corso-prova")
         for other in others[:20]:  # enrolled a month ago, never started: reminders

@@ -81,7 +81,7 @@ def write_course(
 
 
 def import_courses(app, root: Path) -> None:  # noqa: ANN001
-    from lgnetforma.services.courses import import_directory
+    from lgnetforma.services.catalogue.courses import import_directory
 
     with app.app_context():
         outcome = import_directory(root)

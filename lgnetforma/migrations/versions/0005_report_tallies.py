@@ -15,7 +15,7 @@ down_revision = "0004_trust"
 branch_labels = None
 depends_on = None
 
-# The tallies of the facts already recorded, as lgnetforma.services.tallies.recount
+# The tallies of the facts already recorded, as lgnetforma.services.reporting.tallies.recount
 # defines them (a test checks that the two agree).
 FILL = """
 INSERT INTO report_tally

@@ -13,8 +13,8 @@ from wtforms.validators import InputRequired, Regexp, StopValidation, Validation
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Cycle
-from lgnetforma.services import cycles as cycles_service
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform import cycles as cycles_service
+from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.admin.routes import bp
 from lgnetforma.web.audit import audit

@@ -13,9 +13,9 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from lgnetforma.extensions import db
 from lgnetforma.models import MailStatus, OutboundMail
-from lgnetforma.services import jobs
-from lgnetforma.services import mail as mail_service
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform import jobs
+from lgnetforma.services.platform import mail as mail_service
+from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.admin.routes import PAGE_SIZE, bp
 from lgnetforma.web.audit import audit

@@ -12,12 +12,12 @@ from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Region, User, utcnow
-from lgnetforma.services import accounts
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import compose
-from lgnetforma.services.registry import find_comune
-from lgnetforma.services.users import regions, update_user, user_query
+from lgnetforma.services.coordination.registry import find_comune
+from lgnetforma.services.people import accounts
+from lgnetforma.services.people.users import regions, update_user, user_query
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.platform.links import absolute_url
+from lgnetforma.services.platform.mail import compose
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.admin.forms import StaffCreateForm, UserEditForm, UserSearchForm
 from lgnetforma.web.audit import audit, audit_page

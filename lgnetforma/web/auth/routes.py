@@ -24,15 +24,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lgnetforma.extensions import db, limiter
 from lgnetforma.models import User, utcnow
-from lgnetforma.services import accounts
-from lgnetforma.services.audit import typed_email
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import compose
-from lgnetforma.services.personal_data import delete_account, export_data
-from lgnetforma.services.registry import eligible_comuni, find_comune
-from lgnetforma.services.tokens import create_token, revoke_token, token_of, tokens_of
+from lgnetforma.services.coordination.registry import eligible_comuni, find_comune
+from lgnetforma.services.people import accounts
+from lgnetforma.services.people.personal_data import delete_account, export_data
+from lgnetforma.services.people.tokens import create_token, revoke_token, token_of, tokens_of
+from lgnetforma.services.platform.audit import typed_email
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.platform.links import absolute_url
+from lgnetforma.services.platform.mail import compose
 from lgnetforma.web import throttle
 from lgnetforma.web.audit import audit
 from lgnetforma.web.auth.forms import (

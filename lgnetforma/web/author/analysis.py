@@ -6,7 +6,7 @@ from flask import abort, render_template
 
 from lgnetforma.extensions import db
 from lgnetforma.models import ModuleVersion
-from lgnetforma.services.item_analysis import analyse, quizzes_overview
+from lgnetforma.services.catalogue.item_analysis import analyse, quizzes_overview
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.author.routes import EDITORS, bp
 

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import Length, Optional
 
-from lgnetforma.services.authoring import (
+from lgnetforma.services.catalogue.authoring import (
     MAX_AREA_LENGTH,
     MAX_HOURS,
     MAX_SLUG_LENGTH,

@@ -15,10 +15,10 @@ from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Module, Role, User
-from lgnetforma.services import learning
-from lgnetforma.services.accounts import normalise_email
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.learning import learning
+from lgnetforma.services.people.accounts import normalise_email
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 from lgnetforma.web.author.forms import TrainerGrantForm

@@ -15,10 +15,10 @@ from wtforms import SelectChoice
 from lgnetforma.content import Preview, Problem
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, Cycle, Module
-from lgnetforma.services import authoring
-from lgnetforma.services.catalogue import course_by_slug
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.catalogue import authoring
+from lgnetforma.services.catalogue.listing import course_by_slug
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.author.forms import (
     AddModuleForm,

@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune
-from lgnetforma.services import bulk_enrolment
-from lgnetforma.services.audit import scope_territory
-from lgnetforma.services.catalogue import catalogue
-from lgnetforma.services.cycles import current_cycle, eligible_condition
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.catalogue.listing import catalogue
+from lgnetforma.services.coordination.enrolment import bulk as bulk_enrolment
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.audit import scope_territory
+from lgnetforma.services.platform.cycles import current_cycle, eligible_condition
+from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.forms import BulkConfirmForm, BulkUploadForm

@@ -20,10 +20,15 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, Cycle, Province, Region
-from lgnetforma.services import reports
-from lgnetforma.services.cycles import reporting_cycle
-from lgnetforma.services.exports import Month, Percent, csv_lines, xlsx_file
-from lgnetforma.services.scope import Scope, Selection, SelectionError, resolve_selection
+from lgnetforma.services.coordination.scope import (
+    Scope,
+    Selection,
+    SelectionError,
+    resolve_selection,
+)
+from lgnetforma.services.platform.cycles import reporting_cycle
+from lgnetforma.services.reporting import reports
+from lgnetforma.services.reporting.exports import Month, Percent, csv_lines, xlsx_file
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.routes import bp

@@ -17,9 +17,11 @@ from werkzeug.wrappers import Response
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Enrolment, Module, User
-from lgnetforma.services import gradebook, learning, reports
-from lgnetforma.services.cycles import cycle_is_open
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.coordination import gradebook
+from lgnetforma.services.learning import learning
+from lgnetforma.services.platform.cycles import cycle_is_open
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.reporting import reports
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.dashboard import View, request_view

@@ -9,11 +9,11 @@ from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, User, utcnow
-from lgnetforma.services import reminders as service
-from lgnetforma.services.audit import scope_territory
-from lgnetforma.services.catalogue import catalogue
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.catalogue.listing import catalogue
+from lgnetforma.services.coordination.enrolment import reminders as service
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.audit import scope_territory
+from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.forms import ReminderForm

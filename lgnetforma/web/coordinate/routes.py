@@ -9,14 +9,14 @@ from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Course
-from lgnetforma.services.audit import scope_territory
-from lgnetforma.services.catalogue import catalogue
-from lgnetforma.services.certificates import certificates_zip
-from lgnetforma.services.coordination import certificates_in_scope, enrol_operator
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.learning import enrolment_for
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.catalogue.listing import catalogue
+from lgnetforma.services.coordination.enrolment import certificates_in_scope, enrol_operator
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.learning.certificates import certificates_zip
+from lgnetforma.services.learning.learning import enrolment_for
+from lgnetforma.services.platform.audit import scope_territory
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit, audit_page
 from lgnetforma.web.certificates import verify_url

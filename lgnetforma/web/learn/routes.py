@@ -10,10 +10,10 @@ from sqlalchemy import select
 from lgnetforma.content import Quiz
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Course, CourseCompletion
-from lgnetforma.services import catalogue as catalogue_service
-from lgnetforma.services import learning
-from lgnetforma.services.cycles import current_cycle
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.catalogue.listing import listing as catalogue_service
+from lgnetforma.services.learning import learning
+from lgnetforma.services.platform.cycles import current_cycle
+from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 

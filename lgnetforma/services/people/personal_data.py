@@ -25,7 +25,7 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services.certificates import revoke_certificates_of
+from lgnetforma.services.learning.certificates import revoke_certificates_of
 
 DELETED_REASON = "—"
 

@@ -31,11 +31,11 @@ from lgnetforma.models import (
     QuizAttempt,
     User,
 )
-from lgnetforma.services import tallies
-from lgnetforma.services.catalogue import active_modules, catalogue
-from lgnetforma.services.certificates import CODE_ALPHABET
-from lgnetforma.services.cycles import eligible_condition
-from lgnetforma.services.passwords import hash_password
+from lgnetforma.services.catalogue.listing import active_modules, catalogue
+from lgnetforma.services.learning.certificates import CODE_ALPHABET
+from lgnetforma.services.people.passwords import hash_password
+from lgnetforma.services.platform.cycles import eligible_condition
+from lgnetforma.services.reporting import tallies
 
 CHUNK = 5000
 FIRST_NAMES = (

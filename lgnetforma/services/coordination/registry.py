@@ -15,9 +15,9 @@ from sqlalchemy.orm import joinedload
 from lgnetforma import PACKAGE_ROOT
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, Province, Region
-from lgnetforma.services.cycles import count_eligible_comuni, eligible_condition
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.text import has_control_characters
+from lgnetforma.services.platform.cycles import count_eligible_comuni, eligible_condition
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.platform.text import has_control_characters
 
 DEFAULT_COMUNI_FILE = PACKAGE_ROOT / "data" / "comuni_istat_2023.csv"
 COLUMNS = (

@@ -23,8 +23,8 @@ from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import db
 from lgnetforma.i18n import TIME_ZONE
 from lgnetforma.models import AuditEvent, Comune, User
-from lgnetforma.services.scope import Scope
-from lgnetforma.services.text import is_control
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.text import is_control
 
 # action -> label shown in the pages (the stored value is the key).
 ACTIONS: dict[str, Any] = {

@@ -60,7 +60,7 @@ from sqlalchemy.types import JSON
 
 from lgnetforma.extensions import db
 from lgnetforma.models import utcnow
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform.errors import ServiceError
 
 FORMAT = "lgnetforma-backup"
 FORMAT_VERSION = 1

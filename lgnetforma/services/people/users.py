@@ -8,8 +8,8 @@ from sqlalchemy import Select, func, or_, select
 from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Region, Role, User
-from lgnetforma.services.accounts import check_full_name
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.people.accounts import check_full_name
+from lgnetforma.services.platform.errors import ServiceError
 
 
 def user_query(*, text: str = "", role: str = "") -> Select:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Region
-from lgnetforma.services.accounts import create_user, user_by_email
+from lgnetforma.services.people.accounts import create_user, user_by_email
 
 
 @dataclass(frozen=True)

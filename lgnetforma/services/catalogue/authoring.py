@@ -39,9 +39,13 @@ from lgnetforma.content.render import MAX_SOURCE_CHARS, normalise_newlines
 from lgnetforma.content.review import check_duration_sum
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, CourseVersion, Cycle, MediaFile, Module, User, utcnow
-from lgnetforma.services.courses import import_course, save_course_version, save_module_version
-from lgnetforma.services.cycles import cycle_by_code
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.catalogue.courses import (
+    import_course,
+    save_course_version,
+    save_module_version,
+)
+from lgnetforma.services.platform.cycles import cycle_by_code
+from lgnetforma.services.platform.errors import ServiceError
 
 MAX_SLUG_LENGTH = 100
 MAX_TITLE_LENGTH = 300

@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Comune, Course, CourseCompletion, Cycle, Role, User
-from lgnetforma.services.accounts import user_by_email
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.learning import enrol
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.learning.learning import enrol
+from lgnetforma.services.people.accounts import user_by_email
+from lgnetforma.services.platform.errors import ServiceError
 
 
 def enrol_operator(*, email: str, course: Course, cycle: Cycle, scope: Scope, actor: User) -> User:

@@ -39,20 +39,20 @@ from lgnetforma.models import (
     Role,
     User,
 )
-from lgnetforma.services import tallies
-from lgnetforma.services.accounts import (
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.people.accounts import (
     MAX_NAME_LENGTH,
     check_comune_eligible,
     check_email,
     normalise_email,
     reset_token,
 )
-from lgnetforma.services.cycles import ensure_cycle_open
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import queue_mail
-from lgnetforma.services.scope import Scope
-from lgnetforma.services.text import has_control_characters
+from lgnetforma.services.platform.cycles import ensure_cycle_open
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.platform.links import absolute_url
+from lgnetforma.services.platform.mail import queue_mail
+from lgnetforma.services.platform.text import has_control_characters
+from lgnetforma.services.reporting import tallies
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000

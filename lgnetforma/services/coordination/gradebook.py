@@ -27,8 +27,8 @@ from lgnetforma.models import (
     Role,
     User,
 )
-from lgnetforma.services import learning
-from lgnetforma.services.scope import Selection
+from lgnetforma.services.coordination.scope import Selection
+from lgnetforma.services.learning import learning
 
 Status = Literal["not_started", "in_progress", "completed", "used_up"]
 STATUSES: tuple[Status, ...] = ("not_started", "in_progress", "completed", "used_up")

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import ApiToken, User, utcnow
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.text import plain_text
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.platform.text import plain_text
 
 TOKEN_PREFIX = "lgf_"  # noqa: S105 - a marker, not a secret
 # What the profile shows to tell tokens apart: "lgf_" and 8 random characters.

@@ -30,7 +30,7 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform.errors import ServiceError
 
 MEDIA_TYPES = {
     ".png": "image/png",

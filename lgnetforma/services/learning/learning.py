@@ -37,9 +37,9 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services import tallies
-from lgnetforma.services.cycles import cycle_is_open, ensure_cycle_open
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform.cycles import cycle_is_open, ensure_cycle_open
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.reporting import tallies
 
 # --- enrolment -------------------------------------------------------------------------
 
@@ -364,7 +364,7 @@ MAX_REASON = 500
 def may_grant(actor: User, operator: User, module: Module) -> bool:
     """Coordinators (and admins) whose scope covers the operator's comune; trainers for
     their courses (those they wrote a version of)."""
-    from lgnetforma.services.scope import Scope
+    from lgnetforma.services.coordination.scope import Scope
 
     if actor.role in (Role.ADMIN, Role.COORDINATOR):
         return Scope.of(actor).includes(operator.comune)
@@ -697,7 +697,7 @@ def _maybe_complete_course(user: User, course: Course, cycle: Cycle) -> CourseCo
     except IntegrityError:
         return None
     tallies.record_completion(completion)
-    from lgnetforma.services.certificates import issue_certificate
+    from lgnetforma.services.learning.certificates import issue_certificate
 
     issue_certificate(completion)
     return completion

@@ -31,9 +31,9 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services.links import absolute_url
-from lgnetforma.services.mail import queue_mail, recipient_locale
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.links import absolute_url
+from lgnetforma.services.platform.mail import queue_mail, recipient_locale
 
 THROTTLE = timedelta(days=7)
 _IN_CHUNK = 900

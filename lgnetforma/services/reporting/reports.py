@@ -13,7 +13,7 @@ Definitions:
 - quiz pass rate: passed attempts / submitted attempts.
 
 An open cycle's counts come from the running tallies (``ReportTally``, kept by
-``lgnetforma.services.tallies`` in the same transaction as each event), so a national
+``lgnetforma.services.reporting.tallies`` in the same transaction as each event), so a national
 report reads a few thousand rows, not a million attempts; only "active" is counted live,
 from the recently active enrolments.
 
@@ -57,9 +57,9 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services.cycles import SNAPSHOT_FORMAT, eligible_condition
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.scope import Scope
+from lgnetforma.services.coordination.scope import Scope
+from lgnetforma.services.platform.cycles import SNAPSHOT_FORMAT, eligible_condition
+from lgnetforma.services.platform.errors import ServiceError
 
 T = TypeVar("T")
 GroupBy = Literal["region", "province", "comune", "course"]

@@ -12,7 +12,7 @@ import unicodedata
 
 from flask_babel import lazy_gettext as _l
 
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform.errors import ServiceError
 
 PLAIN_TEXT_MESSAGE = _l("Usa solo testo su una riga, senza caratteri di controllo.")
 

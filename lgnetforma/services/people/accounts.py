@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, Region, Role, User, utcnow
-from lgnetforma.services.errors import ServiceError
-from lgnetforma.services.passwords import hash_password, password_problems, verify_password
-from lgnetforma.services.text import plain_text
+from lgnetforma.services.people.passwords import hash_password, password_problems, verify_password
+from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.platform.text import plain_text
 
 MAX_NAME_LENGTH = 200  # User.full_name
 MAX_EMAIL_LENGTH = 254  # RFC 5321

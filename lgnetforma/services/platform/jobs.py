@@ -27,7 +27,7 @@ from lgnetforma.models import (
     User,
     utcnow,
 )
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform.errors import ServiceError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler's names
 
@@ -78,9 +78,9 @@ def update_reminder_schedule(
 def automatic_reminders(now: datetime | None = None) -> JobResult:
     """Remind the operators of every comune idle on a course of the open cycle for the
     configured number of days (never more than one reminder per operator every 7 days)."""
-    from lgnetforma.services.cycles import NoCurrentCycle, current_cycle
-    from lgnetforma.services.reminders import send_reminders
-    from lgnetforma.services.scope import Scope
+    from lgnetforma.services.coordination.reminders import send_reminders
+    from lgnetforma.services.coordination.scope import Scope
+    from lgnetforma.services.platform.cycles import NoCurrentCycle, current_cycle
 
     schedule = reminder_schedule()
     db.session.commit()
@@ -148,7 +148,7 @@ def purge(now: datetime | None = None) -> JobResult:
 
 def check_tallies() -> JobResult:
     """The nightly `lgnetforma reports check-tallies`."""
-    from lgnetforma.services import tallies
+    from lgnetforma.services.reporting import tallies
 
     found = tallies.differences()
     db.session.rollback()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import defer
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, CycleSnapshot, User, utcnow
-from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.platform.errors import ServiceError
 
 CODE_PATTERN = re.compile(r"^(\d{4})-(\d{4})$")
 SNAPSHOT_FORMAT = 1
@@ -142,7 +142,7 @@ def close_cycle(cycle: Cycle, actor: User | None, *, now: datetime | None = None
     30 days" is measured at ``now``, the closing time). Closing the current cycle leaves no
     cycle current until the next one is opened. The caller commits.
     """
-    from lgnetforma.services.reports import snapshot_data  # reports imports this module
+    from lgnetforma.services.reporting.reports import snapshot_data  # reports imports this module
 
     if cycle.closed_at is not None:
         raise _already_closed(cycle)
