@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run install install-test assets translations demo test lint format bench clean
+.PHONY: run install install-test assets translations demo test check lint format bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,13 @@ test: install-test assets
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -r lgnetforma -lll
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+# The developers' fast loop: no reinstall, no PostgreSQL, no browser, nothing slow.
+check:
+	@test -x $(BIN)/pytest || { echo "Run 'make test' (or 'make install-test') once first."; exit 2; }
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n 2 -q -m "not postgres and not browser and not slow" $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -36,10 +36,33 @@ os.environ.setdefault("LGNETFORMA_ENV", "development")
 BACKENDS = ["sqlite", "postgresql"]
 
 
+# Tests that take many seconds each (real processes, national-scale data, exhaustive walks,
+# property searches): `make test` runs them, `make check` leaves them out.
+SLOW = (
+    "tests/test_api_schema.py::",
+    "tests/test_synthetic.py::",
+    "tests/test_worker.py::",
+    "tests/test_figures_property.py::",
+    "tests/test_rate_limits.py::",
+    "tests/test_reports.py::test_large_csv_export_streams_every_row",
+    "tests/test_reports.py::test_dashboard_figures_equal_independent_sql_counts",
+    "tests/test_reports.py::test_query_counts_do_not_grow_with_data",
+    "tests/test_csrf.py::test_every_state_changing_request_needs_this_sessions_token",
+    "tests/test_cycles.py::test_snapshot_figures_equal_the_live_figures_of_the_closing_moment",
+    "tests/test_cycles.py::test_between_two_cycles_every_page_answers",
+    "tests/test_idor.py::",
+    "tests/test_bulk_enrolment.py::test_thousand_rows_with_fifty_bad_ones",
+    "tests/test_bulk_enrolment.py::test_preview_and_confirm_run_a_few_queries_not_one_per_row",
+    "tests/test_backup.py::test_sqlite_to_postgresql_and_back",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Markers a developer can select on (`make check` runs `not postgres and not browser and
     not slow`): the PostgreSQL side of every parametrised test is `postgres`."""
     for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
         callspec = getattr(item, "callspec", None)
         fixtures = getattr(item, "fixturenames", ())
         if (callspec is not None and callspec.params.get("backend") == "postgresql") or (
