@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import BulkUpload, Enrolment, OutboundMail, Role, User
-from lgnetforma.services.coordination.enrolment import bulk as bulk_enrolment
+from lgnetforma.services.coordination import bulk as bulk_enrolment
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform import mail
 from lgnetforma.services.platform.cycles import current_cycle

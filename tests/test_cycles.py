@@ -148,7 +148,7 @@ def test_closed_cycle_records_can_no_longer_change(app, tmp_path, make_user):
     _courses(app, tmp_path, count=1)
     operator = make_user("operator")
     with app.app_context():
-        from lgnetforma.services.coordination.enrolment import bulk as bulk_enrolment
+        from lgnetforma.services.coordination import bulk as bulk_enrolment
         from lgnetforma.services.coordination.enrolment import enrol_operator
         from lgnetforma.services.learning import learning
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune
 from lgnetforma.services.catalogue.listing import catalogue
-from lgnetforma.services.coordination.enrolment import bulk as bulk_enrolment
+from lgnetforma.services.coordination import bulk as bulk_enrolment
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.audit import scope_territory
 from lgnetforma.services.platform.cycles import current_cycle, eligible_condition

@@ -10,7 +10,7 @@ from wtforms import SelectChoice
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, User, utcnow
 from lgnetforma.services.catalogue.listing import catalogue
-from lgnetforma.services.coordination.enrolment import reminders as service
+from lgnetforma.services.coordination import reminders as service
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.audit import scope_territory
 from lgnetforma.services.platform.cycles import current_cycle

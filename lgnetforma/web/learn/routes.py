@@ -10,7 +10,7 @@ from sqlalchemy import select
 from lgnetforma.content import Quiz
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Course, CourseCompletion
-from lgnetforma.services.catalogue.listing import listing as catalogue_service
+from lgnetforma.services.catalogue import listing as catalogue_service
 from lgnetforma.services.learning import learning
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
