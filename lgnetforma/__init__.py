@@ -8,9 +8,9 @@ from typing import Any
 from flask import Flask
 
 from lgnetforma.config import apply_database_options, check_production, load_config
+from lgnetforma.paths import PACKAGE_ROOT, PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_ROOT = Path(__file__).resolve().parent
+__all__ = ["PACKAGE_ROOT", "PROJECT_ROOT", "create_app"]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -64,7 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
 
-    from lgnetforma.cli import register_commands
+    from lgnetforma.cli.commands import register_commands
 
     register_commands(app)
     return app

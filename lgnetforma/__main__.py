@@ -1,5 +1,5 @@
 """`python -m lgnetforma` is the `lgnetforma` command."""
 
-from lgnetforma.cli import main
+from lgnetforma.cli.main import main
 
 main()

@@ -19,7 +19,6 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
-from lgnetforma import PACKAGE_ROOT
 from lgnetforma.dev.synthetic import seed_synthetic
 from lgnetforma.extensions import db
 from lgnetforma.models import (
@@ -32,6 +31,7 @@ from lgnetforma.models import (
     ReminderSchedule,
     User,
 )
+from lgnetforma.paths import PACKAGE_ROOT
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.cycles import (
     close_cycle,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from lgnetforma import PROJECT_ROOT
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, CourseVersion, MediaFile, Module, ModuleVersion
+from lgnetforma.paths import PROJECT_ROOT
 
 SHIPPED = PROJECT_ROOT / "courses"
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from lgnetforma import throttle
 from lgnetforma.api.errors import BEARER_CHALLENGE, ApiError, bad_parameter, error_response
 from lgnetforma.api.openapi import (
     MAX_USER_ID,
@@ -40,8 +41,7 @@ from lgnetforma.services.people.tokens import authenticate_token
 from lgnetforma.services.platform.audit import record
 from lgnetforma.services.platform.cycles import current_cycle, cycle_by_code, eligible_condition
 from lgnetforma.services.reporting import reports
-from lgnetforma.web import throttle
-from lgnetforma.web.throttle import Budget
+from lgnetforma.throttle import Budget
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # tokens, not cookies: there is nothing for a cross-site form to ride on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lgnetforma.extensions import db
@@ -57,8 +58,15 @@ class Comune(db.Model):
         """How the comune is shown and typed: name, province and ISTAT code."""
         return f"{self.name} ({self.province.abbreviation}) – {self.istat_code}"
 
+    @hybrid_method
     def is_eligible(self, threshold: int) -> bool:
+        """Above the cycle's population threshold: the one rule, in Python and in SQL
+        (``Comune.is_eligible(cycle.population_threshold)``; NULL population never is)."""
         return self.population is not None and self.population > threshold
+
+    @is_eligible.expression
+    def _is_eligible_sql(cls, threshold: int):  # noqa: ANN206, N805 - a SQL expression
+        return cls.population > threshold
 
     def __repr__(self) -> str:
         return f"<Comune {self.istat_code} {self.name}>"

@@ -19,9 +19,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from lgnetforma import PACKAGE_ROOT
 from lgnetforma.content.render import render_markdown
 from lgnetforma.extensions import db
+from lgnetforma.paths import PACKAGE_ROOT
 from lgnetforma.services.platform.cycles import NoCurrentCycle, count_eligible_comuni, current_cycle
 from lgnetforma.web.urls import safe_next_url
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lgnetforma import PROJECT_ROOT
 from lgnetforma.content import Problem, parse_course_dir, parse_module_text
+from lgnetforma.paths import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "course-format.md"
 _OPENING = re.compile(r"^(?P<fence>`{3,}|~{3,})markdown (?P<info>.*\S)\s*$")

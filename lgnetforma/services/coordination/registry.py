@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from lgnetforma import PACKAGE_ROOT
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, Province, Region
+from lgnetforma.paths import PACKAGE_ROOT
 from lgnetforma.services.platform.cycles import count_eligible_comuni, eligible_condition
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.services.platform.text import has_control_characters

@@ -19,9 +19,9 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
-from lgnetforma import PROJECT_ROOT
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Comune, CourseCompletion, User, utcnow
+from lgnetforma.paths import PROJECT_ROOT
 
 # No 0/O or 1/I/L: codes are read aloud and typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

@@ -19,9 +19,9 @@ from sqlalchemy.orm import defer
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, CycleSnapshot, User, utcnow
 from lgnetforma.services.platform.errors import ServiceError
+from lgnetforma.services.reporting.reports import SNAPSHOT_FORMAT, snapshot_data
 
 CODE_PATTERN = re.compile(r"^(\d{4})-(\d{4})$")
-SNAPSHOT_FORMAT = 1
 # The PostgreSQL advisory lock that orders closing a cycle against changes to its records:
 # (namespace, cycle id). Writers take it shared, close_cycle takes it exclusive.
 _LOCK_NAMESPACE = 20252026
@@ -84,7 +84,7 @@ def snapshots_by_cycle() -> dict[int, CycleSnapshot]:
 
 def eligible_condition(cycle: Cycle):  # noqa: ANN201 - a SQL expression
     """The SQL condition for a comune that is eligible in ``cycle``."""
-    return Comune.population > cycle.population_threshold
+    return Comune.is_eligible(cycle.population_threshold)
 
 
 def count_eligible_comuni(cycle: Cycle) -> int:
@@ -142,7 +142,6 @@ def close_cycle(cycle: Cycle, actor: User | None, *, now: datetime | None = None
     30 days" is measured at ``now``, the closing time). Closing the current cycle leaves no
     cycle current until the next one is opened. The caller commits.
     """
-    from lgnetforma.services.reporting.reports import snapshot_data  # reports imports this module
 
     if cycle.closed_at is not None:
         raise _already_closed(cycle)

@@ -58,12 +58,13 @@ from lgnetforma.models import (
     utcnow,
 )
 from lgnetforma.services.coordination.scope import Scope
-from lgnetforma.services.platform.cycles import SNAPSHOT_FORMAT, eligible_condition
 from lgnetforma.services.platform.errors import ServiceError
 
 T = TypeVar("T")
 GroupBy = Literal["region", "province", "comune", "course"]
 GROUP_BY: tuple[GroupBy, ...] = ("region", "province", "comune", "course")
+# The layout of a closed cycle's frozen figures (CycleSnapshot.data).
+SNAPSHOT_FORMAT = 1
 ACTIVE_DAYS = 30
 
 
@@ -550,7 +551,7 @@ def coverage(
     if snapshot is not None:
         return snapshot.coverage(scope, **where)
     conditions = [
-        eligible_condition(cycle),
+        Comune.is_eligible(cycle.population_threshold),
         scope.comune_condition(),
         *_territory_conditions(**where),
     ]
@@ -608,7 +609,7 @@ def unreached_query(
         query = query.where(Comune.id.in_(ids))
     else:
         query = query.where(
-            eligible_condition(cycle),
+            Comune.is_eligible(cycle.population_threshold),
             scope.comune_condition(),
             *_territory_conditions(region_id, province_id, comune_id),
             Comune.id.not_in(_comuni_with(cycle, ReportTally.enrolments)),
@@ -768,7 +769,7 @@ def snapshot_data(cycle: Cycle, *, now: datetime) -> dict[str, Any]:
             Comune.province_id,
             Comune.region_id,
             Comune.population,
-            case((eligible_condition(cycle), True), else_=False),
+            case((Comune.is_eligible(cycle.population_threshold), True), else_=False),
         ).order_by(Comune.name, Comune.istat_code)
     )
     courses = db.session.execute(

@@ -22,6 +22,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
+from lgnetforma import throttle
 from lgnetforma.extensions import db, limiter
 from lgnetforma.models import User, utcnow
 from lgnetforma.services.coordination.registry import eligible_comuni, find_comune
@@ -33,7 +34,7 @@ from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.services.platform.links import absolute_url
 from lgnetforma.services.platform.mail import compose
-from lgnetforma.web import throttle
+from lgnetforma.throttle import Budget
 from lgnetforma.web.audit import audit
 from lgnetforma.web.auth.forms import (
     ApiTokenForm,
@@ -46,7 +47,6 @@ from lgnetforma.web.auth.forms import (
     ResetRequestForm,
 )
 from lgnetforma.web.errors import render_error
-from lgnetforma.web.throttle import Budget
 from lgnetforma.web.urls import safe_next_url
 
 bp = Blueprint("auth", __name__)
