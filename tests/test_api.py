@@ -23,7 +23,8 @@ from lgnetforma.services.platform.cycles import (
     current_cycle,
     eligible_condition,
 )
-from lgnetforma.services.reporting import reports
+from lgnetforma.services.reporting import coverage as coverage_service
+from lgnetforma.services.reporting import figures as figures_service
 from tests.conftest import csrf_token
 from tests.factories.courses import import_courses, write_course
 
@@ -334,8 +335,8 @@ def test_completion_report_is_exactly_the_report_function(
     body = _get(client, "/reports/completion", token=token, group_by=group_by).get_json()
     with app.app_context():
         cycle, scope = current_cycle(), Scope.of(_user(admin))
-        rows = [r.as_dict() for r in reports.completion_report(cycle, scope, group_by)]
-        summary = reports.summary(cycle, scope).as_dict()
+        rows = [r.as_dict() for r in figures_service.completion_report(cycle, scope, group_by)]
+        summary = figures_service.summary(cycle, scope).as_dict()
     assert body["rows"] == rows and rows
     assert body["summary"] == summary and summary["enrolled"] == 300
     assert body["cycle"] == "2025-2026" and body["group_by"] == group_by
@@ -350,13 +351,13 @@ def test_completion_report_drill_down_matches_the_report_function(app, client, m
         cycle, scope = current_cycle(), Scope.of(_user(admin))
         lazio = db.session.scalar(select(Region).filter_by(code=LAZIO))
         rm = db.session.scalar(select(Province).filter_by(abbreviation="RM"))
-        provinces = reports.completion_report(cycle, scope, "province", region_id=lazio.id)
-        comuni = reports.completion_report(
+        provinces = figures_service.completion_report(cycle, scope, "province", region_id=lazio.id)
+        comuni = figures_service.completion_report(
             cycle, scope, "comune", region_id=lazio.id, province_id=rm.id
         )
-        courses = reports.completion_report(cycle, scope, "course", region_id=lazio.id)
+        courses = figures_service.completion_report(cycle, scope, "course", region_id=lazio.id)
         region_row = next(
-            r for r in reports.completion_report(cycle, scope, "region") if r.key == LAZIO
+            r for r in figures_service.completion_report(cycle, scope, "region") if r.key == LAZIO
         )
     get = lambda **p: _get(client, "/reports/completion", token=token, **p).get_json()  # noqa: E731
     assert get(group_by="province", region=LAZIO)["rows"] == [r.as_dict() for r in provinces]
@@ -392,9 +393,9 @@ def test_coverage_is_exactly_the_report_function(app, client, make_user, dataset
     token = _token(app, admin)
     with app.app_context():
         cycle, scope = current_cycle(), Scope.of(_user(admin))
-        national = reports.coverage(cycle, scope).as_dict()
+        national = coverage_service.coverage(cycle, scope).as_dict()
         lazio = db.session.scalar(select(Region).filter_by(code=LAZIO))
-        regional = reports.coverage(cycle, scope, region_id=lazio.id).as_dict()
+        regional = coverage_service.coverage(cycle, scope, region_id=lazio.id).as_dict()
     body = _get(client, "/reports/coverage", token=token).get_json()
     assert body["coverage"] == national and national["eligible_comuni"] == 2366
     body = _get(client, "/reports/coverage", token=token, region=LAZIO).get_json()
@@ -426,11 +427,11 @@ def test_a_lazio_coordinator_sees_nothing_of_other_regions(app, client, make_use
             .where(Region.code == LAZIO, eligible_condition(cycle))
         )
         expected = {
-            g: [r.as_dict() for r in reports.completion_report(cycle, scope, g)]
+            g: [r.as_dict() for r in figures_service.completion_report(cycle, scope, g)]
             for g in ("region", "province", "comune", "course")
         }
-        summary = reports.summary(cycle, scope).as_dict()
-        national = reports.summary(cycle, Scope("national")).as_dict()
+        summary = figures_service.summary(cycle, scope).as_dict()
+        national = figures_service.summary(cycle, Scope("national")).as_dict()
 
     def rows(group_by: str) -> list[dict]:
         body = _get(client, "/reports/completion", token=token, group_by=group_by).get_json()
@@ -472,10 +473,10 @@ def test_a_roma_referent_sees_only_roma(app, client, make_user, dataset):
     with app.app_context():
         cycle, scope = current_cycle(), Scope.of(_user(referent))
         expected = {
-            g: [r.as_dict() for r in reports.completion_report(cycle, scope, g)]
+            g: [r.as_dict() for r in figures_service.completion_report(cycle, scope, g)]
             for g in ("region", "province", "comune", "course")
         }
-        summary = reports.summary(cycle, scope).as_dict()
+        summary = figures_service.summary(cycle, scope).as_dict()
     for group_by, rows in expected.items():
         body = _get(client, "/reports/completion", token=token, group_by=group_by).get_json()
         assert body["rows"] == rows and body["summary"] == summary

@@ -39,7 +39,9 @@ from lgnetforma.services.platform.cycles import (
     cycle_by_code,
     open_cycle,
 )
-from lgnetforma.services.reporting import reports
+from lgnetforma.services.reporting import coverage as coverage_service
+from lgnetforma.services.reporting import facts
+from lgnetforma.services.reporting import figures as figures_service
 from tests.conftest import _admin_engine, _pg_url, _worker
 from tests.factories.courses import import_courses, write_course
 from tests.services import POSTGRES_URL, postgres_reachable, require
@@ -141,15 +143,20 @@ def _state(app: Any) -> dict:
         for code in ("2025-2026", "2023-2024"):
             cycle = cycle_by_code(code)
             for name, scope in scopes.items():
-                state[code, name, "summary"] = reports.summary(cycle, scope, now=NOW).as_dict()
-                state[code, name, "coverage"] = reports.coverage(cycle, scope).as_dict()
+                state[code, name, "summary"] = figures_service.summary(
+                    cycle, scope, now=NOW
+                ).as_dict()
+                state[code, name, "coverage"] = coverage_service.coverage(cycle, scope).as_dict()
                 state[code, name, "months"] = [
-                    (m.label, m.completions) for m in reports.completions_by_month(cycle, scope)
+                    (m.label, m.completions)
+                    for m in figures_service.completions_by_month(cycle, scope)
                 ]
-                for group_by in reports.GROUP_BY:
+                for group_by in facts.GROUP_BY:
                     state[code, name, group_by] = [
                         (row.as_dict(), row.population)
-                        for row in reports.completion_report(cycle, scope, group_by, now=NOW)
+                        for row in figures_service.completion_report(
+                            cycle, scope, group_by, now=NOW
+                        )
                     ]
         for table in db.metadata.sorted_tables:
             state["rows", table.name] = db.session.scalar(select(func.count()).select_from(table))

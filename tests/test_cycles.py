@@ -39,7 +39,10 @@ from lgnetforma.services.platform.cycles import (
     open_cycle,
 )
 from lgnetforma.services.platform.errors import ServiceError
-from lgnetforma.services.reporting import reports, tallies
+from lgnetforma.services.reporting import coverage as coverage_service
+from lgnetforma.services.reporting import facts as facts_service
+from lgnetforma.services.reporting import figures as figures_service
+from lgnetforma.services.reporting import tallies
 from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
 
@@ -88,19 +91,19 @@ def _every_figure(cycle: Cycle) -> dict:
     ]
     figures: dict = {}
     for name, scope in scopes.items():
-        figures[name, "summary"] = reports.summary(cycle, scope, now=NOW)
-        figures[name, "months"] = reports.completions_by_month(cycle, scope)
+        figures[name, "summary"] = figures_service.summary(cycle, scope, now=NOW)
+        figures[name, "months"] = figures_service.completions_by_month(cycle, scope)
         for region_id, province_id in drills:
             where = {"region_id": region_id, "province_id": province_id}
-            for group_by in reports.GROUP_BY:
-                figures[name, group_by, region_id, province_id] = reports.completion_report(
+            for group_by in facts_service.GROUP_BY:
+                figures[name, group_by, region_id, province_id] = figures_service.completion_report(
                     cycle, scope, group_by, now=NOW, **where
                 )
-            figures[name, "coverage", region_id, province_id] = reports.coverage(
+            figures[name, "coverage", region_id, province_id] = coverage_service.coverage(
                 cycle, scope, **where
             )
-            for sort in reports.SORTS:
-                query = reports.unreached_query(cycle, scope, sort=sort, **where)
+            for sort in coverage_service.SORTS:
+                query = coverage_service.unreached_query(cycle, scope, sort=sort, **where)
                 figures[name, "unreached", sort, region_id, province_id] = [
                     comune.id for comune, _p, _r in db.session.execute(query)
                 ]
@@ -352,8 +355,8 @@ def test_opening_a_new_cycle_with_its_own_threshold(app, client, runner, make_us
         )
         assert cycle.code == "2027-2028" and cycle.population_threshold == 10_000
         assert 0 < count_eligible_comuni(cycle) == expected < 2366
-        assert reports.coverage(cycle, Scope("national")).eligible == expected
-        assert reports.coverage(cycle_by_code(CODE), Scope("national")).eligible == 2366
+        assert coverage_service.coverage(cycle, Scope("national")).eligible == expected
+        assert coverage_service.coverage(cycle_by_code(CODE), Scope("national")).eligible == 2366
         middle = db.session.scalar(
             select(Comune).where(Comune.population.between(6_000, 9_000)).limit(1)
         )
@@ -642,7 +645,7 @@ def test_closing_waits_for_changes_in_flight_and_then_refuses_them(
     assert outcome == {"closed": True}
     with app.app_context():
         cycle = cycle_by_code(CODE)
-        assert reports.summary(cycle, Scope("national")).enrolments == 1
+        assert figures_service.summary(cycle, Scope("national")).enrolments == 1
         with pytest.raises(ServiceError, match="chiuso"):
             learning.enrol(
                 db.session.get(User, second["id"]), db.session.scalar(select(Course)), cycle

@@ -15,7 +15,8 @@ from lgnetforma.extensions import db
 from lgnetforma.models import Region
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.cycles import current_cycle
-from lgnetforma.services.reporting import reports
+from lgnetforma.services.reporting import coverage as coverage_service
+from lgnetforma.services.reporting import figures as figures_service
 from tests.conftest import sql_statements
 from tests.factories.courses import import_courses, write_course
 
@@ -48,7 +49,7 @@ def test_dashboard_figures_equal_independent_sql_counts(app, national):
     with app.app_context():
         cycle = current_cycle()
         c = {"cycle": cycle.id}
-        summary = reports.summary(cycle, Scope("national"), now=NOW)
+        summary = figures_service.summary(cycle, Scope("national"), now=NOW)
         assert (
             summary.enrolled
             == 20_000
@@ -85,7 +86,9 @@ def test_dashboard_figures_equal_independent_sql_counts(app, national):
 
         by_region = {
             row.key: (row.figures.enrolled, row.figures.completions)
-            for row in reports.completion_report(cycle, Scope("national"), "region", now=NOW)
+            for row in figures_service.completion_report(
+                cycle, Scope("national"), "region", now=NOW
+            )
         }
         expected_enrolled = dict(
             _sql(
@@ -108,13 +111,13 @@ def test_dashboard_figures_equal_independent_sql_counts(app, national):
             assert enrolled == expected_enrolled.get(code, 0), code
             assert completions == expected_completions.get(code, 0), code
 
-        by_course = reports.completion_report(cycle, Scope("national"), "course", now=NOW)
+        by_course = figures_service.completion_report(cycle, Scope("national"), "course", now=NOW)
         assert sum(r.figures.enrolments for r in by_course) == summary.enrolments
 
-        months = reports.completions_by_month(cycle, Scope("national"))
+        months = figures_service.completions_by_month(cycle, Scope("national"))
         assert len(months) == 24 and sum(m.completions for m in months) == summary.completions
 
-        coverage = reports.coverage(cycle, Scope("national"))
+        coverage = coverage_service.coverage(cycle, Scope("national"))
         eligible, reached, completed = _sql(
             "SELECT COUNT(*), "
             "SUM(CASE WHEN id IN (SELECT u.comune_id FROM enrolment e JOIN user_account u "
@@ -134,7 +137,7 @@ def test_dashboard_figures_equal_independent_sql_counts(app, national):
         # A regional scope counts only its region.
         lazio = db.session.scalar(select(Region).filter_by(code=LAZIO))
         scope = Scope("region", region_id=lazio.id)
-        summary = reports.summary(cycle, scope, now=NOW)
+        summary = figures_service.summary(cycle, scope, now=NOW)
         assert (
             summary.enrolled
             == _sql(
@@ -145,10 +148,10 @@ def test_dashboard_figures_equal_independent_sql_counts(app, national):
                 region=lazio.id,
             )[0][0]
         )
-        provinces = reports.completion_report(cycle, scope, "region", now=NOW)
+        provinces = figures_service.completion_report(cycle, scope, "region", now=NOW)
         assert [row.key for row in provinces] == [LAZIO]
         assert (
-            reports.coverage(cycle, scope).eligible
+            coverage_service.coverage(cycle, scope).eligible
             == _sql(
                 "SELECT COUNT(*) FROM comune WHERE population > 5000 AND region_id = :r", r=lazio.id
             )[0][0]

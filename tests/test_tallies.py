@@ -20,7 +20,8 @@ from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, CourseCompletion, ReportTally
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.cycles import current_cycle
-from lgnetforma.services.reporting import reports, tallies
+from lgnetforma.services.reporting import figures as figures_service
+from lgnetforma.services.reporting import live, tallies
 from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
 from tests.test_bulk_enrolment import _confirm, _upload
@@ -98,7 +99,7 @@ def test_a_learning_journey_moves_the_tallies(app, client, make_user, two_course
     assert _stored(app) == stored
     with app.app_context():
         assert tallies.differences() == []
-        summary = reports.summary(current_cycle(), Scope("national"))
+        summary = figures_service.summary(current_cycle(), Scope("national"))
         assert (summary.enrolled, summary.enrolments, summary.completions) == (1, 2, 1)
         assert (summary.attempts, summary.passed_attempts, summary.active) == (2, 1, 1)
 
@@ -184,7 +185,7 @@ def test_cli_finds_and_repairs_drifted_tallies(app, runner, two_courses):
     assert result.exit_code == 0 and "Totali ricostruiti" in result.output
     assert runner.invoke(args=["reports", "check-tallies"]).exit_code == 0
     with app.app_context():
-        assert reports.summary(current_cycle(), Scope("national")).completions == 0
+        assert figures_service.summary(current_cycle(), Scope("national")).completions == 0
 
 
 def test_live_figures_are_reused_for_report_cache_seconds(
@@ -192,7 +193,7 @@ def test_live_figures_are_reused_for_report_cache_seconds(
 ):
     app.config["REPORT_CACHE_SECONDS"] = 1
     clock = [1000.0]  # a fake clock: the test does not depend on how fast the machine is
-    monkeypatch.setattr(reports, "_clock", lambda: clock[0])
+    monkeypatch.setattr(live, "_clock", lambda: clock[0])
     coordinator = app.test_client()
     login(coordinator, make_user("admin"))
 
@@ -207,6 +208,8 @@ def test_live_figures_are_reused_for_report_cache_seconds(
     assert enrolled_on_screen() == "0"  # within the second: the figures computed before
     with app.app_context():  # a measurement at a given time is never reused
         national = Scope("national")
-        assert reports.summary(current_cycle(), national, now=datetime.now(UTC)).enrolled == 1
+        assert (
+            figures_service.summary(current_cycle(), national, now=datetime.now(UTC)).enrolled == 1
+        )
     clock[0] += 1.1
     assert enrolled_on_screen() == "1"

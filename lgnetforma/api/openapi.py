@@ -14,7 +14,7 @@ from typing import Any, Literal
 from flask_babel import gettext as _
 
 from lgnetforma.models.base import MAX_ID
-from lgnetforma.services.reporting.reports import GROUP_BY
+from lgnetforma.services.reporting.facts import GROUP_BY
 
 API_VERSION = "1.0.0"
 CYCLE_PATTERN = r"^[0-9]{4}-[0-9]{4}$"

@@ -40,7 +40,8 @@ from lgnetforma.services.learning.learning import my_courses
 from lgnetforma.services.people.tokens import authenticate_token
 from lgnetforma.services.platform.audit import record
 from lgnetforma.services.platform.cycles import current_cycle, cycle_by_code, eligible_condition
-from lgnetforma.services.reporting import reports
+from lgnetforma.services.reporting import coverage as coverage_service
+from lgnetforma.services.reporting import facts, figures
 from lgnetforma.throttle import Budget
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -327,16 +328,16 @@ def completion_report() -> Response:
         comune=args["comune"],
         course=args["course"],
     )
-    group_by: reports.GroupBy = args["group_by"]
+    group_by: facts.GroupBy = args["group_by"]
     where = {**selection.filters, "course_id": selection.course_id}
-    rows = reports.completion_report(cycle, scope, group_by, **where)
+    rows = figures.completion_report(cycle, scope, group_by, **where)
     return jsonify(
         {
             "cycle": cycle.code,
             "group_by": group_by,
             "scope": _scope_dict(scope),
             **_selection_dict(selection),
-            "summary": reports.summary(cycle, scope, **where).as_dict(),
+            "summary": figures.summary(cycle, scope, **where).as_dict(),
             "rows": [row.as_dict() for row in rows],
         }
     )
@@ -350,7 +351,7 @@ def coverage_report() -> Response:
     selection = _selection(
         scope, cycle, region=args["region"], province=args["province"], comune=args["comune"]
     )
-    coverage = reports.coverage(cycle, scope, **selection.filters)
+    coverage = coverage_service.coverage(cycle, scope, **selection.filters)
     return jsonify(
         {
             "cycle": cycle.code,

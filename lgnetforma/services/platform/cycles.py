@@ -19,7 +19,8 @@ from sqlalchemy.orm import defer
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Cycle, CycleSnapshot, User, utcnow
 from lgnetforma.services.platform.errors import ServiceError
-from lgnetforma.services.reporting.reports import SNAPSHOT_FORMAT, snapshot_data
+from lgnetforma.services.reporting.facts import SNAPSHOT_FORMAT
+from lgnetforma.services.reporting.snapshots import snapshot_data
 
 CODE_PATTERN = re.compile(r"^(\d{4})-(\d{4})$")
 # The PostgreSQL advisory lock that orders closing a cycle against changes to its records:

@@ -27,7 +27,9 @@ from lgnetforma.services.coordination.scope import (
     resolve_selection,
 )
 from lgnetforma.services.platform.cycles import reporting_cycle
-from lgnetforma.services.reporting import reports
+from lgnetforma.services.reporting import coverage as coverage_service
+from lgnetforma.services.reporting import detail, facts
+from lgnetforma.services.reporting import figures as figures_service
 from lgnetforma.services.reporting.exports import Month, Percent, csv_lines, xlsx_file
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
@@ -82,7 +84,7 @@ class View:
         return self.selection.course
 
     @property
-    def level(self) -> reports.GroupBy:
+    def level(self) -> facts.GroupBy:
         """How the territory table groups its rows: one level below the selection."""
         return {"national": "region", "region": "province"}.get(  # type: ignore[return-value]
             self.selection.level, "comune"
@@ -107,13 +109,13 @@ class View:
         """The drill-down filter, as the report functions take it."""
         return self.selection.filters
 
-    def summary(self) -> reports.Figures:
-        return reports.summary(
+    def summary(self) -> facts.Figures:
+        return figures_service.summary(
             self.cycle, self.scope, course_id=self.selection.course_id, **self.territory
         )
 
-    def report(self, group_by: reports.GroupBy | None = None) -> list[reports.ReportRow]:
-        return reports.completion_report(
+    def report(self, group_by: facts.GroupBy | None = None) -> list[facts.ReportRow]:
+        return figures_service.completion_report(
             self.cycle,
             self.scope,
             group_by or self.level,
@@ -121,14 +123,14 @@ class View:
             **self.territory,
         )
 
-    def months(self) -> list[reports.MonthCount]:
-        return reports.completions_by_month(self.cycle, self.scope, **self.territory)
+    def months(self) -> list[figures_service.MonthCount]:
+        return figures_service.completions_by_month(self.cycle, self.scope, **self.territory)
 
-    def coverage(self) -> reports.Coverage:
-        return reports.coverage(self.cycle, self.scope, **self.territory)
+    def coverage(self) -> coverage_service.Coverage:
+        return coverage_service.coverage(self.cycle, self.scope, **self.territory)
 
     def operators(self) -> Iterable[dict[str, Any]]:
-        return reports.operator_detail(
+        return detail.operator_detail(
             self.cycle, self.scope, course_id=self.selection.course_id, **self.territory
         )
 
@@ -155,7 +157,7 @@ def request_view() -> View:
     return View(cycle, selection)
 
 
-def _drill_url(view: View, row: reports.ReportRow) -> str | None:
+def _drill_url(view: View, row: facts.ReportRow) -> str | None:
     args = {k: v for k, v in view.args.items() if k in ("ciclo", "corso")}
     if view.level == "region":
         return url_for("coordinate.dashboard", regione=row.key, **args)
@@ -167,7 +169,7 @@ def _drill_url(view: View, row: reports.ReportRow) -> str | None:
     return None
 
 
-def month_label(month: reports.MonthCount) -> str:
+def month_label(month: figures_service.MonthCount) -> str:
     """The month's short name in the user's language: "gen 2025"."""
     return format_date(month.first_day, "MMM yyyy")
 
@@ -184,7 +186,7 @@ def dashboard() -> str:
         "coordinate/dashboard.html",
         view=view,
         cycles=db.session.scalars(select(Cycle).order_by(Cycle.start_date)).all(),
-        course_choices=reports.completion_report(view.cycle, view.scope, "course"),
+        course_choices=figures_service.completion_report(view.cycle, view.scope, "course"),
         summary=view.summary(),
         coverage=view.coverage(),
         territory=territory,
@@ -221,10 +223,10 @@ def dashboard() -> str:
 def coverage() -> str:
     view = request_view()
     sort = request.args.get("ordine", "population_desc")
-    if sort not in reports.SORTS:
+    if sort not in coverage_service.SORTS:
         sort = "population_desc"
     page = RowPage(
-        reports.unreached_query(view.cycle, view.scope, **view.territory, sort=sort),
+        coverage_service.unreached_query(view.cycle, view.scope, **view.territory, sort=sort),
         page=request.args.get("page", 1, type=int),
         per_page=UNREACHED_PAGE_SIZE,
     )
@@ -263,7 +265,7 @@ def _rate(value: float | None) -> Percent | None:
     return Percent(value) if value is not None else None
 
 
-def _figure_cells(figures: reports.Figures) -> list[Any]:
+def _figure_cells(figures: facts.Figures) -> list[Any]:
     return [
         figures.enrolled,
         figures.active,
@@ -300,7 +302,7 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
             ([Month(m.first_day, month_label(m)), m.completions] for m in view.months()),
         )
     if name == "copertura":
-        query = reports.unreached_query(view.cycle, view.scope, **view.territory)
+        query = coverage_service.unreached_query(view.cycle, view.scope, **view.territory)
         headers = [_("Comune"), _("Codice ISTAT"), _("Provincia"), _("Regione"), _("Abitanti")]
 
         def rows() -> Iterable[Sequence[Any]]:
@@ -323,7 +325,7 @@ def _table(view: View, name: str) -> tuple[str, list[str], Iterable[Sequence[Any
             _("Data di completamento (ora di Roma)"),
         ]
         rows = (
-            [_rate(row[c]) if c == "best_score" else row[c] for c in reports.DETAIL_COLUMNS]
+            [_rate(row[c]) if c == "best_score" else row[c] for c in detail.DETAIL_COLUMNS]
             for row in view.operators()
         )
         return _("Operatori"), headers, rows

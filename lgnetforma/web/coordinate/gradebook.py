@@ -21,7 +21,7 @@ from lgnetforma.services.coordination import gradebook
 from lgnetforma.services.learning import learning
 from lgnetforma.services.platform.cycles import cycle_is_open
 from lgnetforma.services.platform.errors import ServiceError
-from lgnetforma.services.reporting import reports
+from lgnetforma.services.reporting import figures
 from lgnetforma.web.access import roles_required
 from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.dashboard import View, request_view
@@ -98,7 +98,7 @@ def operators() -> str:
         sort_labels=SORT_LABELS,
         search=search,
         comuni=_comuni(view),
-        courses=reports.completion_report(view.cycle, view.scope, "course"),
+        courses=figures.completion_report(view.cycle, view.scope, "course"),
     )
 
 
