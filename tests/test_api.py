@@ -15,7 +15,9 @@ from lgnetforma.extensions import db
 from lgnetforma.models import ApiToken, Comune, Province, Region, User
 from lgnetforma.services.catalogue.listing import active_modules, catalogue, course_by_slug
 from lgnetforma.services.coordination.scope import Scope
-from lgnetforma.services.learning.learning import enrol, my_courses, record_view
+from lgnetforma.services.learning.enrolment import enrol
+from lgnetforma.services.learning.progress import my_courses
+from lgnetforma.services.learning.views import record_view
 from lgnetforma.services.people.personal_data import delete_account
 from lgnetforma.services.people.tokens import authenticate_token, create_token, tokens_of
 from lgnetforma.services.platform.cycles import (

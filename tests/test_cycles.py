@@ -153,14 +153,16 @@ def test_closed_cycle_records_can_no_longer_change(app, tmp_path, make_user):
     with app.app_context():
         from lgnetforma.services.coordination import bulk as bulk_enrolment
         from lgnetforma.services.coordination.enrolment import enrol_operator
-        from lgnetforma.services.learning import learning
+        from lgnetforma.services.learning import attempts as attempts_service
+        from lgnetforma.services.learning import enrolment as enrolment_service
+        from lgnetforma.services.learning import views
 
         cycle = current_cycle()
         user = db.session.get(User, operator["id"])
         course = db.session.scalar(select(Course))
-        enrolment = learning.enrol(user, course, cycle)
+        enrolment = enrolment_service.enrol(user, course, cycle)
         quiz_module = next(m for m in course.active_modules if m.current_version.quiz)
-        attempt = learning.start_attempt(user, quiz_module, cycle)
+        attempt = attempts_service.start_attempt(user, quiz_module, cycle)
         db.session.commit()
         admin = db.session.get(User, make_user("admin")["id"])
         close_cycle(cycle, admin, now=NOW)
@@ -170,9 +172,9 @@ def test_closed_cycle_records_can_no_longer_change(app, tmp_path, make_user):
 
         other = db.session.get(User, make_user("operator")["id"])
         for refused in (
-            lambda: learning.enrol(other, course, cycle),
-            lambda: learning.start_attempt(user, quiz_module, cycle),
-            lambda: learning.submit_attempt(attempt, {1: "2", 2: ["1", "2"], 3: "2025"}),
+            lambda: enrolment_service.enrol(other, course, cycle),
+            lambda: attempts_service.start_attempt(user, quiz_module, cycle),
+            lambda: attempts_service.submit_attempt(attempt, {1: "2", 2: ["1", "2"], 3: "2025"}),
             lambda: enrol_operator(
                 email=other.email, course=course, cycle=cycle, scope=Scope("national"), actor=admin
             ),
@@ -186,7 +188,7 @@ def test_closed_cycle_records_can_no_longer_change(app, tmp_path, make_user):
                 refused()
             db.session.rollback()
         reading = course.active_modules[0]
-        learning.record_view(user, reading, reading.current_version, cycle, enrolment)
+        views.record_view(user, reading, reading.current_version, cycle, enrolment)
         db.session.commit()
         assert db.session.scalar(select(func.count(ModuleView.id))) == 0
         assert db.session.scalar(select(func.count(Enrolment.id))) == 1
@@ -611,7 +613,7 @@ def test_closing_waits_for_changes_in_flight_and_then_refuses_them(
         pytest.skip("SQLite serialises writers; this race is checked on PostgreSQL")
     import threading
 
-    from lgnetforma.services.learning import learning
+    from lgnetforma.services.learning import enrolment as enrolment_service
 
     _courses(app, tmp_path, count=1)
     first, second = make_user("operator"), make_user("operator")
@@ -621,7 +623,7 @@ def test_closing_waits_for_changes_in_flight_and_then_refuses_them(
     def enrol_slowly() -> None:
         with app.app_context():
             user, course = db.session.get(User, first["id"]), db.session.scalar(select(Course))
-            learning.enrol(user, course, current_cycle())
+            enrolment_service.enrol(user, course, current_cycle())
             enrolled.set()
             release.wait(10)  # the transaction is still open: the lock is held
             db.session.commit()
@@ -647,6 +649,6 @@ def test_closing_waits_for_changes_in_flight_and_then_refuses_them(
         cycle = cycle_by_code(CODE)
         assert figures_service.summary(cycle, Scope("national")).enrolments == 1
         with pytest.raises(ServiceError, match="chiuso"):
-            learning.enrol(
+            enrolment_service.enrol(
                 db.session.get(User, second["id"]), db.session.scalar(select(Course)), cycle
             )

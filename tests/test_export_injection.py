@@ -15,7 +15,7 @@ from sqlalchemy import select
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, User
 from lgnetforma.services.catalogue.listing import course_by_slug
-from lgnetforma.services.learning.learning import enrol
+from lgnetforma.services.learning.enrolment import enrol
 from lgnetforma.services.people.accounts import create_user
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError

@@ -104,7 +104,7 @@ def test_smtp_down_the_reminder_is_saved_and_the_mail_retried(
     app, client, make_user, login_as, course, mailbox, smtp_server
 ):
     from lgnetforma.services.catalogue.listing import course_by_slug
-    from lgnetforma.services.learning.learning import enrol
+    from lgnetforma.services.learning.enrolment import enrol
     from lgnetforma.services.platform.cycles import current_cycle
 
     operator = make_user("operator", comune="058091")

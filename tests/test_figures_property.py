@@ -23,7 +23,9 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, Module, User
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import attempts as attempts_service
+from lgnetforma.services.learning import enrolment as enrolment_service
+from lgnetforma.services.learning import views
 from lgnetforma.services.people.accounts import create_user
 from lgnetforma.services.people.tokens import create_token
 from lgnetforma.services.platform.cycles import close_cycle, current_cycle
@@ -155,18 +157,18 @@ def test_page_csv_xlsx_and_api_agree_for_any_selection(app, make_user, tmp_path)
                 )
                 for slug, behaviour in sorted(plan.items()):
                     course = db.session.scalar(select(Course).filter_by(slug=slug))
-                    enrolment = learning.enrol(user, course, cycle)
+                    enrolment = enrolment_service.enrol(user, course, cycle)
                     if behaviour != "enrolled":
                         for module in course.active_modules:
-                            learning.record_view(
+                            views.record_view(
                                 user, module, module.current_version, cycle, enrolment
                             )
                     for answers in BEHAVIOURS[behaviour]:
                         quiz = db.session.scalar(
                             select(Module).filter_by(course_id=course.id, slug="questionario")
                         )
-                        attempt = learning.start_attempt(user, quiz, cycle)
-                        learning.submit_attempt(attempt, answers)
+                        attempt = attempts_service.start_attempt(user, quiz, cycle)
+                        attempts_service.submit_attempt(attempt, answers)
                     built.append(Enrolled(user.id, istat, province, region, slug, behaviour))
                 db.session.commit()
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import AttemptGrant, AuditEvent, Certificate, Module, User
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import allowances
 from lgnetforma.services.people.tokens import create_token
 from lgnetforma.services.platform.cycles import current_cycle
 from tests.conftest import csrf_token, login
@@ -279,16 +279,16 @@ def test_trainers_grant_for_their_courses_only(app, make_user, lazio):
         operator = db.session.get(User, lazio["viterbo"]["id"])
         module = db.session.scalar(select(Module).filter_by(slug="questionario"))
         actor = db.session.get(User, trainer["id"])
-        assert not learning.may_grant(actor, operator, module)
+        assert not allowances.may_grant(actor, operator, module)
         module.current_version.created_by_id = actor.id
         db.session.commit()
-        assert learning.may_grant(actor, operator, module)
-        granted = learning.grant_attempts(
+        assert allowances.may_grant(actor, operator, module)
+        granted = allowances.grant_attempts(
             actor, operator, module, current_cycle(), extra=2, reason="Prova", request_key="k1"
         )
         db.session.commit()
         assert granted.created
-        allowance = learning.attempt_allowance(operator, module, current_cycle())
+        allowance = allowances.attempt_allowance(operator, module, current_cycle())
         assert (allowance.allowed, allowance.left, allowance.used_up) == (4, 2, False)
 
 
@@ -334,7 +334,7 @@ def test_concurrent_grants_of_one_form_count_once(app, backend, make_user, lazio
         assert audited == 1
         operator = db.session.get(User, viterbo)
         module = db.session.scalar(select(Module).filter_by(slug="questionario"))
-        assert learning.attempt_allowance(operator, module, current_cycle()).left == 1
+        assert allowances.attempt_allowance(operator, module, current_cycle()).left == 1
 
 
 def test_a_trainer_grants_from_the_editor_for_their_courses(app, client, make_user, lazio):
@@ -385,7 +385,7 @@ def test_grants_are_in_the_personal_data_and_their_reason_goes_with_the_account(
     with app.app_context():
         operator = db.session.get(User, lazio["viterbo"]["id"])
         module = db.session.scalar(select(Module).filter_by(slug="questionario"))
-        learning.grant_attempts(
+        allowances.grant_attempts(
             db.session.get(User, coordinator["id"]),
             operator,
             module,

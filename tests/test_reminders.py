@@ -14,7 +14,7 @@ from lgnetforma.models import CourseCompletion, OutboundMail, Reminder, User, ut
 from lgnetforma.services.catalogue.listing import course_by_slug
 from lgnetforma.services.coordination import reminders
 from lgnetforma.services.coordination.scope import Scope
-from lgnetforma.services.learning.learning import enrol
+from lgnetforma.services.learning.enrolment import enrol
 from lgnetforma.services.platform import mail
 from lgnetforma.services.platform.cycles import current_cycle
 from tests.conftest import csrf_token, run_worker_once

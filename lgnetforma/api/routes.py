@@ -36,7 +36,7 @@ from lgnetforma.services.coordination.scope import (
     SelectionError,
     resolve_selection,
 )
-from lgnetforma.services.learning.learning import my_courses
+from lgnetforma.services.learning.progress import my_courses
 from lgnetforma.services.people.tokens import authenticate_token
 from lgnetforma.services.platform.audit import record
 from lgnetforma.services.platform.cycles import current_cycle, cycle_by_code, eligible_condition

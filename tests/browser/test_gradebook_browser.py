@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Course, Module
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import attempts, views
+from lgnetforma.services.learning import enrolment as enrolment_service
 from lgnetforma.services.people.accounts import create_user
 from lgnetforma.services.platform.cycles import current_cycle
 from tests.factories.courses import import_courses, write_course
@@ -32,12 +33,12 @@ def _operator_who_used_up_both_attempts(app, tmp_path) -> None:  # noqa: ANN001
                 password=None,
                 comune=db.session.scalar(select(Comune).filter_by(istat_code=istat)),
             )
-            enrolment = learning.enrol(user, course, cycle)
+            enrolment = enrolment_service.enrol(user, course, cycle)
             for module in course.active_modules:
-                learning.record_view(user, module, module.current_version, cycle, enrolment)
+                views.record_view(user, module, module.current_version, cycle, enrolment)
             quiz = db.session.scalar(select(Module).filter_by(slug="questionario"))
             for _ in range(tries):
-                learning.submit_attempt(learning.start_attempt(user, quiz, cycle), WRONG)
+                attempts.submit_attempt(attempts.start_attempt(user, quiz, cycle), WRONG)
         db.session.commit()
 
 

@@ -131,7 +131,7 @@ def hostile(app, make_user, tmp_path, mailbox) -> dict[str, Any]:
 
         from lgnetforma.models import utcnow
         from lgnetforma.services.catalogue.listing import course_by_slug
-        from lgnetforma.services.learning.learning import enrol
+        from lgnetforma.services.learning.enrolment import enrol
         from lgnetforma.services.platform.audit import record
         from lgnetforma.services.platform.cycles import current_cycle
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Comune, Course, CourseCompletion, Cycle, Role, User
 from lgnetforma.services.coordination.scope import Scope
-from lgnetforma.services.learning.learning import enrol
+from lgnetforma.services.learning.enrolment import enrol
 from lgnetforma.services.people.accounts import user_by_email
 from lgnetforma.services.platform.errors import ServiceError
 

@@ -2,7 +2,7 @@
 
 The list reads the same Selection as the dashboard, so a total on the dashboard and the
 length of the list it links to count the same operators; "attempts used up" is the
-learning service's rule (``learning.used_up``), not a copy of it.
+learning service's rule (``allowances.used_up``), not a copy of it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from lgnetforma.models import (
     User,
 )
 from lgnetforma.services.coordination.scope import Selection
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import allowances
+from lgnetforma.services.learning import progress as progress_service
 
 Status = Literal["not_started", "in_progress", "completed", "used_up"]
 STATUSES: tuple[Status, ...] = ("not_started", "in_progress", "completed", "used_up")
@@ -76,7 +77,7 @@ def operator_query(
     )
     viewed = select(ModuleView.user_id).where(ModuleView.cycle_id == cycle.id)
     attempted = select(QuizAttempt.user_id).where(QuizAttempt.cycle_id == cycle.id)
-    used_up = learning.used_up(cycle).subquery()
+    used_up = allowances.used_up(cycle).subquery()
     stuck = select(used_up.c.user_id)
     if course_id is not None:
         enrolments = enrolments.where(Enrolment.course_id == course_id)
@@ -151,13 +152,13 @@ class ModuleLine:
     has_quiz: bool
     opened: bool
     completed: bool
-    allowance: learning.Allowance | None
+    allowance: allowances.Allowance | None
     attempts: list[AttemptLine]
 
 
 @dataclass(frozen=True)
 class CourseRecord:
-    progress: learning.CourseProgress
+    progress: progress_service.CourseProgress
     modules: list[ModuleLine]
     certificate: Certificate | None
 
@@ -166,9 +167,9 @@ def operator_record(operator: User, cycle: Cycle) -> list[CourseRecord]:
     """Every course of the operator in the cycle: each module's state, every attempt with
     its score and content version, the attempts left, the certificate."""
     records = []
-    for progress in learning.my_courses(operator, cycle):
+    for progress in progress_service.my_courses(operator, cycle):
         course = progress.enrolment.course
-        statuses = learning.module_statuses(operator, course, cycle)
+        statuses = progress_service.module_statuses(operator, course, cycle)
         attempts: dict[int, list[AttemptLine]] = {}
         rows = db.session.execute(
             select(QuizAttempt, Module)
@@ -204,7 +205,7 @@ def operator_record(operator: User, cycle: Cycle) -> list[CourseRecord]:
                     has_quiz=has_quiz,
                     opened=bool(status and status.opened),
                     completed=bool(status and status.completed),
-                    allowance=learning.attempt_allowance(operator, module, cycle)
+                    allowance=allowances.attempt_allowance(operator, module, cycle)
                     if has_quiz
                     else None,
                     attempts=attempts.get(module.id, []),

@@ -1,5 +1,5 @@
 """Trainers grant more quiz attempts for the courses they write (the coordinators do it from
-the operator's page in the gradebook); both go through ``learning.grant_attempts``."""
+the operator's page in the gradebook); both go through ``allowances.grant_attempts``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Module, Role, User
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import allowances
 from lgnetforma.services.people.accounts import normalise_email
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
@@ -40,7 +40,7 @@ def _form(modules: list[Module]) -> TrainerGrantForm:
 @roles_required(*EDITORS)
 def grant_attempts() -> str | Response | tuple[str, int]:
     cycle = current_cycle()
-    modules = learning.grantable_modules(current_user, cycle)
+    modules = allowances.grantable_modules(current_user, cycle)
     form = _form(modules)
     if form.validate_on_submit():
         module = next((m for m in modules if str(m.id) == form.module.data), None)
@@ -57,7 +57,7 @@ def grant_attempts() -> str | Response | tuple[str, int]:
                     _("Nessun operatore iscritto a questo corso con questa email."),
                     field="email",
                 )
-            granted = learning.grant_attempts(
+            granted = allowances.grant_attempts(
                 current_user,
                 operator,
                 module,

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune, Enrolment, Module, User
 from lgnetforma.services.coordination import gradebook
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import allowances
 from lgnetforma.services.platform.cycles import cycle_is_open
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.services.reporting import figures
@@ -138,7 +138,7 @@ def _render_operator(view: View, operator: User, *, failed: GrantAttemptsForm | 
         view=view,
         operator=operator,
         records=records,
-        grants=learning.grants_of(operator, view.cycle),
+        grants=allowances.grants_of(operator, view.cycle),
         forms=forms,
     )
 
@@ -161,7 +161,7 @@ def grant(user_id: int) -> str | Response | tuple[str, int]:
     form = GrantAttemptsForm(prefix=f"m{module.id}")
     if form.validate_on_submit():
         try:
-            granted = learning.grant_attempts(
+            granted = allowances.grant_attempts(
                 current_user,
                 operator,
                 module,

@@ -13,7 +13,7 @@ from lgnetforma.services.catalogue.listing import catalogue
 from lgnetforma.services.coordination.enrolment import certificates_in_scope, enrol_operator
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.learning.certificates import certificates_zip
-from lgnetforma.services.learning.learning import enrolment_for
+from lgnetforma.services.learning.enrolment import enrolment_for
 from lgnetforma.services.platform.audit import scope_territory
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError

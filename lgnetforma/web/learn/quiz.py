@@ -11,7 +11,9 @@ from lgnetforma.content import Quiz
 from lgnetforma.extensions import db
 from lgnetforma.models import QuizAttempt
 from lgnetforma.services.catalogue import listing as catalogue_service
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import allowances
+from lgnetforma.services.learning import attempts as attempts_service
+from lgnetforma.services.learning import completion as completion_service
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
@@ -34,7 +36,7 @@ def quiz(slug: str, module_slug: str) -> str | Response:
     course, module = _module(slug, module_slug)
     cycle = current_cycle()
     try:
-        attempt = learning.start_attempt(current_user, module, cycle)
+        attempt = attempts_service.start_attempt(current_user, module, cycle)
     except ServiceError as error:
         db.session.rollback()
         flash(str(error), "warning")
@@ -59,7 +61,7 @@ def _render_quiz(attempt: QuizAttempt, *, errors: list[str] | None = None, chose
 
 def _attempt_or_404(public_id: str) -> QuizAttempt:
     try:
-        return learning.attempt_by_public_id(public_id, current_user)
+        return attempts_service.attempt_by_public_id(public_id, current_user)
     except LookupError:
         abort(404)
 
@@ -78,7 +80,7 @@ def submit(public_id: str) -> str | Response:
             answers[question.number] = values[0] if question.kind == "short" else values
     course = attempt.module.course
     try:
-        submission = learning.submit_attempt(attempt, answers)
+        submission = attempts_service.submit_attempt(attempt, answers)
     except ServiceError as error:
         db.session.rollback()
         return _render_quiz(attempt, errors=[str(error)], chosen=chosen)
@@ -120,7 +122,7 @@ def attempt(public_id: str) -> str | Response:
         module=attempt.module,
         quiz=quiz,
         results=results,
-        completion=learning.course_completion(current_user, attempt.module.course, cycle),
+        completion=completion_service.course_completion(current_user, attempt.module.course, cycle),
         can_retry=not allowance["allowance"].passed
         and not allowance["allowance"].used_up
         and attempt.module.current_version_id is not None
@@ -131,6 +133,6 @@ def attempt(public_id: str) -> str | Response:
 
 def _allowance(attempt: QuizAttempt) -> dict:
     """The attempts left at the attempt's quiz, and who can grant more when none are."""
-    allowance = learning.attempt_allowance(current_user, attempt.module, attempt.cycle)
-    grantors = learning.grantors_for(current_user) if allowance.used_up else []
+    allowance = allowances.attempt_allowance(current_user, attempt.module, attempt.cycle)
+    grantors = allowances.grantors_for(current_user) if allowance.used_up else []
     return {"allowance": allowance, "grantors": grantors}

@@ -11,7 +11,10 @@ from lgnetforma.content import Quiz
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Course, CourseCompletion
 from lgnetforma.services.catalogue import listing as catalogue_service
-from lgnetforma.services.learning import learning
+from lgnetforma.services.learning import allowances, views
+from lgnetforma.services.learning import completion as completion_service
+from lgnetforma.services.learning import enrolment as enrolment_service
+from lgnetforma.services.learning import progress as progress_service
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
@@ -53,10 +56,10 @@ def course(slug: str) -> str:
     cycle = current_cycle()
     enrolment = statuses = completion = None
     if _operator():
-        enrolment = learning.enrolment_for(current_user, course, cycle)
+        enrolment = enrolment_service.enrolment_for(current_user, course, cycle)
         if enrolment is not None:
-            statuses = learning.module_statuses(current_user, course, cycle)
-            completion = learning.course_completion(current_user, course, cycle)
+            statuses = progress_service.module_statuses(current_user, course, cycle)
+            completion = completion_service.course_completion(current_user, course, cycle)
     return render_template(
         "learn/course.html",
         course=course,
@@ -75,7 +78,7 @@ def enrol(slug: str) -> Response:
     course = _visible_course(slug)
     cycle = current_cycle()
     try:
-        enrolment = learning.enrol(current_user, course, cycle)
+        enrolment = enrolment_service.enrol(current_user, course, cycle)
     except ServiceError as error:
         db.session.rollback()
         flash(str(error), "warning")
@@ -100,7 +103,9 @@ def enrol(slug: str) -> Response:
 def my_courses() -> str:
     cycle = current_cycle()
     return render_template(
-        "learn/my_courses.html", cycle=cycle, progress=learning.my_courses(current_user, cycle)
+        "learn/my_courses.html",
+        cycle=cycle,
+        progress=progress_service.my_courses(current_user, cycle),
     )
 
 
@@ -119,17 +124,17 @@ def module(slug: str, module_slug: str) -> str:
     enrolment = attempts = allowance = None
     grantors: list = []
     if _operator():
-        enrolment = learning.enrolment_for(current_user, course, cycle)
+        enrolment = enrolment_service.enrolment_for(current_user, course, cycle)
         if enrolment is not None:
-            recorded = learning.record_view(current_user, module, version, cycle, enrolment)
+            recorded = views.record_view(current_user, module, version, cycle, enrolment)
             if recorded.changed:  # a repeated view writes nothing and commits nothing
                 audit_completion(recorded.completion)
                 db.session.commit()
-            attempts = learning.attempt_rows(current_user, module, cycle)
+            attempts = views.attempt_rows(current_user, module, cycle)
             if version.quiz is not None:
-                allowance = learning.attempt_allowance(current_user, module, cycle)
+                allowance = allowances.attempt_allowance(current_user, module, cycle)
                 if allowance.used_up:
-                    grantors = learning.grantors_for(current_user)
+                    grantors = allowances.grantors_for(current_user)
     return render_template(
         "learn/module.html",
         course=course,
