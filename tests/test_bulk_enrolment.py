@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import BulkUpload, Enrolment, OutboundMail, Role, User
-from lgnetforma.services.coordination import bulk as bulk_enrolment
+from lgnetforma.services.coordination import bulk_apply, bulk_check
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform import mail
 from lgnetforma.services.platform.cycles import current_cycle
@@ -104,13 +104,13 @@ def _confirm(client, page: str):
 def _service_preview(app, text: str, *, user_id: int):
     with app.test_request_context():
         actor = db.session.get(User, user_id)
-        return bulk_enrolment.preview(text, scope=Scope.of(actor), cycle=current_cycle())
+        return bulk_check.preview(text, scope=Scope.of(actor), cycle=current_cycle())
 
 
 def _service_confirm(app, text: str, *, user_id: int, filename: str = "iscrizioni.csv"):
     with app.test_request_context():
         actor = db.session.get(User, user_id)
-        return bulk_enrolment.confirm(
+        return bulk_apply.confirm(
             text, scope=Scope.of(actor), cycle=current_cycle(), actor=actor, filename=filename
         )
 
@@ -446,7 +446,7 @@ def test_a_failure_on_row_900_leaves_nothing_behind(app, make_user, courses, mai
     _existing_accounts(make_user)
     before = _totals(app)
     calls = []
-    real_enrol = bulk_enrolment.add_enrolment
+    real_enrol = bulk_apply.add_enrolment
 
     def failing_enrol(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         calls.append(1)
@@ -455,7 +455,7 @@ def test_a_failure_on_row_900_leaves_nothing_behind(app, make_user, courses, mai
         return real_enrol(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bulk_enrolment, "add_enrolment", failing_enrol)
+        patch.setattr(bulk_apply, "add_enrolment", failing_enrol)
         with pytest.raises(RuntimeError):
             _service_confirm(app, text, user_id=coordinator["id"])
     assert len(calls) == 900
@@ -470,7 +470,7 @@ def test_accounts_created_meanwhile_roll_everything_back(app, make_user, courses
     text = f"{HEADER}\nPrimo;primo@example.it;058091;corso-prova\nGara;gara@example.it;058091;corso-prova\n"
     before = _totals(app)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bulk_enrolment, "_users_by_email", lambda emails: {})
+        patch.setattr(bulk_check, "_users_by_email", lambda emails: {})
         with pytest.raises(ServiceError, match="non è stato salvato niente"):
             _service_confirm(app, text, user_id=coordinator["id"])
     assert _totals(app) == before

@@ -151,7 +151,7 @@ def test_closed_cycle_records_can_no_longer_change(app, tmp_path, make_user):
     _courses(app, tmp_path, count=1)
     operator = make_user("operator")
     with app.app_context():
-        from lgnetforma.services.coordination import bulk as bulk_enrolment
+        from lgnetforma.services.coordination import bulk_check
         from lgnetforma.services.coordination.enrolment import enrol_operator
         from lgnetforma.services.learning import attempts as attempts_service
         from lgnetforma.services.learning import enrolment as enrolment_service
@@ -178,7 +178,7 @@ def test_closed_cycle_records_can_no_longer_change(app, tmp_path, make_user):
             lambda: enrol_operator(
                 email=other.email, course=course, cycle=cycle, scope=Scope("national"), actor=admin
             ),
-            lambda: bulk_enrolment.preview(
+            lambda: bulk_check.preview(
                 "nome;email;comune;corsi\nA B;a@example.it;058091;corso-0\n",
                 scope=Scope("national"),
                 cycle=cycle,

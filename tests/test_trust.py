@@ -125,7 +125,7 @@ def test_users_create_validates_the_email_as_the_forms_do(app):
 
 def test_bulk_enrolment_refuses_hidden_characters_with_the_line(app, make_user):
     from lgnetforma.models import User
-    from lgnetforma.services.coordination.bulk import preview
+    from lgnetforma.services.coordination.bulk_check import preview
     from lgnetforma.services.coordination.scope import Scope
     from lgnetforma.services.platform.cycles import current_cycle
 

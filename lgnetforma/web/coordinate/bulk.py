@@ -15,7 +15,7 @@ from sqlalchemy import select
 from lgnetforma.extensions import db
 from lgnetforma.models import Comune
 from lgnetforma.services.catalogue.listing import catalogue
-from lgnetforma.services.coordination import bulk as bulk_enrolment
+from lgnetforma.services.coordination import bulk_apply, bulk_check, bulk_read
 from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.audit import scope_territory
 from lgnetforma.services.platform.cycles import current_cycle, eligible_condition
@@ -30,7 +30,7 @@ def _upload_page(form: BulkUploadForm, status: int = 200) -> tuple[str, int]:
     return render_template(
         "coordinate/bulk.html",
         form=form,
-        max_rows=bulk_enrolment.MAX_ROWS,
+        max_rows=bulk_read.MAX_ROWS,
         courses=catalogue(current_cycle()),
     ), status
 
@@ -43,8 +43,8 @@ def bulk_upload() -> tuple[str, int]:
         return _upload_page(form, 400 if form.is_submitted() else 200)
     upload = form.file.data
     try:
-        text = bulk_enrolment.decode_upload(upload.read(bulk_enrolment.MAX_BYTES + 1))
-        preview = bulk_enrolment.preview(text, scope=Scope.of(current_user), cycle=current_cycle())
+        text = bulk_read.decode_upload(upload.read(bulk_read.MAX_BYTES + 1))
+        preview = bulk_check.preview(text, scope=Scope.of(current_user), cycle=current_cycle())
     except ServiceError as error:
         form.file.errors = [*form.file.errors, str(error)]
         return _upload_page(form, 400)
@@ -66,7 +66,7 @@ def bulk_confirm() -> Response | tuple[str, int]:
         upload_form.file.errors = [_("Carica il file e controlla l'anteprima prima di confermare.")]
         return _upload_page(upload_form, 400)
     try:
-        result = bulk_enrolment.confirm(
+        result = bulk_apply.confirm(
             form.csv_text.data,
             scope=Scope.of(current_user),
             cycle=current_cycle(),
@@ -147,7 +147,7 @@ def bulk_example() -> Response:
     )
     slugs = [entry.course.slug for entry in catalogue(cycle)]
     return Response(
-        bulk_enrolment.example_csv(comuni, slugs),
+        bulk_apply.example_csv(comuni, slugs),
         mimetype="text/csv",
         headers={
             "Content-Disposition": 'attachment; filename="iscrizioni-esempio.csv"',
