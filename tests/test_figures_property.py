@@ -271,12 +271,13 @@ def test_page_csv_xlsx_and_api_agree_for_any_selection(app, make_user, tmp_path)
         assert len(detail) - 1 == expected["enrolments"], selection
         months = _csv(client.get("/coordinamento/esporta/mesi.csv", query_string=web))
         month_total = sum(int(r[1]) for r in months[1:])
-        assert month_total == sum(  # months count every course of the territory
+        assert month_total == sum(  # months count the course chosen, if any
             e.completed
             for e in built
             if (viewer != "lazio" or e.region == "12")
             and (code is None or getattr(e, level) == code)
-        )
+            and (course is None or e.course == course)
+        ), selection
         sheet = _xlsx(client.get("/coordinamento/esporta/mesi.xlsx", query_string=web))
         assert sum(r[1] for r in sheet[1:]) == month_total
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy import select, text, update
 
 from lgnetforma.dev.synthetic import seed_synthetic
@@ -22,6 +24,7 @@ from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.reporting import figures as figures_service
 from lgnetforma.services.reporting import live, tallies
+from lgnetforma.services.reporting.facts import rome_month
 from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
 from tests.test_bulk_enrolment import _confirm, _upload
@@ -91,8 +94,8 @@ def test_a_learning_journey_moves_the_tallies(app, client, make_user, two_course
     stored = _stored(app)
     counts = stored[tallies.BY_COURSE][(cycle, roma, one)]
     assert (counts["attempts"], counts["passed_attempts"], counts["completions"]) == (2, 1, 1)
-    now = datetime.now(UTC)
-    assert stored[tallies.BY_MONTH] == {(cycle, roma, now.year, now.month): {"completions": 1}}
+    year, month = rome_month(datetime.now(UTC))
+    assert stored[tallies.BY_MONTH] == {(cycle, roma, one, year, month): {"completions": 1}}
 
     # Reading the same page again writes nothing and counts nothing.
     client.get("/corsi/corso-uno/questionario")
@@ -147,16 +150,18 @@ def test_concurrent_first_enrolments_count_the_operator_once(app, backend, make_
     assert sum(c["enrolments"] for c in by_course.values()) == 2
 
 
-def _load_migration():
-    spec = importlib.util.spec_from_file_location("migration_0005", MIGRATION)
+def _load_migration(path=MIGRATION):  # noqa: ANN001
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_the_migration_fills_the_tallies_as_a_recount_would(app, two_courses):
-    """An existing database upgraded to 0005 gets the tallies of its past facts."""
+    """An existing database upgraded gets the tallies of its past facts: per course by
+    0005's SQL, per course and Rome month by 0009's refill."""
     migration = _load_migration()
+    months = _load_migration(MIGRATION.parent / "0009_month_by_course.py")
     with app.app_context():
         seed_synthetic(300, seed=5, cycle=current_cycle())
         expected = tallies.recount()
@@ -164,8 +169,8 @@ def test_the_migration_fills_the_tallies_as_a_recount_would(app, two_courses):
         db.session.execute(text("DELETE FROM report_tally"))
         db.session.execute(text("DELETE FROM report_month_tally"))
         db.session.execute(text(migration.FILL))
-        year, month = migration.MONTH_PARTS[db.engine.dialect.name]
-        db.session.execute(text(migration.FILL_MONTHS.format(year=year, month=month)))
+        with Operations.context(MigrationContext.configure(db.session.connection())):
+            months._fill(months._table(with_course=True), with_course=True, zone=months.ROME)
         db.session.commit()
         assert tallies.stored() == expected
 
@@ -213,3 +218,12 @@ def test_live_figures_are_reused_for_report_cache_seconds(
         )
     clock[0] += 1.1
     assert enrolled_on_screen() == "1"
+
+
+def test_months_are_rome_months():
+    """A course completed at 00:30 on 1 March in Rome (23:30 UTC on 28 February) is March's;
+    in summer Rome is two hours ahead."""
+    assert rome_month(datetime(2026, 2, 28, 23, 30, tzinfo=UTC)) == (2026, 3)
+    assert rome_month(datetime(2026, 2, 28, 22, 59, tzinfo=UTC)) == (2026, 2)
+    assert rome_month(datetime(2026, 7, 31, 22, 30, tzinfo=UTC)) == (2026, 8)
+    assert rome_month(datetime(2026, 7, 31, 21, 59)) == (2026, 7)  # naive values are UTC

@@ -31,12 +31,14 @@ class ReportTally(db.Model):
 
 
 class ReportMonthTally(db.Model):
-    """Course completions of one comune in one calendar month (UTC) of one cycle."""
+    """Course completions of one comune and course in one calendar month of one cycle (the
+    month in Europe/Rome, as every date people read)."""
 
     __tablename__ = "report_month_tally"
 
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), primary_key=True)
     comune_id: Mapped[int] = mapped_column(ForeignKey("comune.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
     completions: Mapped[int] = mapped_column(Integer, default=0)

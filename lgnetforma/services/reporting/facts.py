@@ -12,12 +12,13 @@ Definitions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, distinct, extract, func, select
+from sqlalchemy import ColumnElement, Select, case, distinct, func, select
 
 from lgnetforma.extensions import db
+from lgnetforma.i18n import TIME_ZONE
 from lgnetforma.models import (
     Comune,
     CourseCompletion,
@@ -274,8 +275,27 @@ class Coverage:
         }
 
 
-def _month_columns() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    return (
-        extract("year", CourseCompletion.completed_at),
-        extract("month", CourseCompletion.completed_at),
-    )
+def rome_month(at: datetime) -> tuple[int, int]:
+    """The calendar month (year, month) of a moment, in Europe/Rome: a course completed at
+    00:30 on 1 March in Rome counts in March, whatever the server's or the database's zone."""
+    local = at.astimezone(TIME_ZONE) if at.tzinfo else at.replace(tzinfo=UTC).astimezone(TIME_ZONE)
+    return local.year, local.month
+
+
+def completion_months(cycle_id: int | None = None) -> dict[tuple[int, int, int, int, int], int]:
+    """Course completions per (cycle, comune, course, year, month), months in Rome: the one
+    count behind the month tallies, their recount and the snapshots (the databases cannot all
+    convert time zones, so the months are taken here, reading one small row per completion)."""
+    query = select(
+        CourseCompletion.cycle_id,
+        CourseCompletion.comune_id,
+        CourseCompletion.course_id,
+        CourseCompletion.completed_at,
+    ).where(CourseCompletion.comune_id.is_not(None))
+    if cycle_id is not None:
+        query = query.where(CourseCompletion.cycle_id == cycle_id)
+    counts: dict[tuple[int, int, int, int, int], int] = {}
+    for cycle, comune, course, at in db.session.execute(query.execution_options(yield_per=5000)):
+        key = (cycle, comune, course, *rome_month(at))
+        counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -175,13 +175,14 @@ def completions_by_month(
     region_id: int | None = None,
     province_id: int | None = None,
     comune_id: int | None = None,
+    course_id: int | None = None,
 ) -> list[MonthCount]:
-    """Course completions (of every course) per calendar month of the cycle, in the
-    drill-down selection, every month listed."""
+    """Course completions per calendar month of the cycle (months in Europe/Rome), in the
+    drill-down selection and, when one is chosen, of one course; every month listed."""
     where = {"region_id": region_id, "province_id": province_id, "comune_id": comune_id}
     snapshot = _snapshot_source(cycle)
     if snapshot is not None:
-        counts = snapshot.months(scope, **where)
+        counts = snapshot.months(scope, course_id=course_id, **where)
         first, last = snapshot.start_date, snapshot.end_date
     else:
         query = (
@@ -195,11 +196,12 @@ def completions_by_month(
                 ReportMonthTally.cycle_id == cycle.id,
                 scope.comune_condition(),
                 *_territory_conditions(**where),
+                *([ReportMonthTally.course_id == course_id] if course_id is not None else []),
             )
             .group_by(ReportMonthTally.year, ReportMonthTally.month)
         )
         counts = _live(
-            ("months", cycle.id, scope, *where.values()),
+            ("months", cycle.id, scope, course_id, *where.values()),
             lambda: {(int(y), int(m)): int(n) for y, m, n in db.session.execute(query)},
         )
         first, last = cycle.start_date, cycle.end_date

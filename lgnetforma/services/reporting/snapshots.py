@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import (
@@ -36,7 +36,7 @@ from lgnetforma.services.reporting.facts import (
     _attempt_facts,
     _completion_facts,
     _enrolment_facts,
-    _month_columns,
+    completion_months,
 )
 
 # --- closed cycles: the snapshot -------------------------------------------------------
@@ -102,13 +102,9 @@ def snapshot_data(cycle: Cycle, *, now: datetime) -> dict[str, Any]:
         .where(Course.cycle_id == cycle.id)
         .order_by(CourseVersion.title, Course.slug)
     )
-    year, month = _month_columns()
-    months = db.session.execute(
-        select(CourseCompletion.comune_id, year, month, func.count(CourseCompletion.id))
-        .join(Comune, Comune.id == CourseCompletion.comune_id)
-        .where(CourseCompletion.cycle_id == cycle.id)
-        .group_by(CourseCompletion.comune_id, year, month)
-        .order_by(CourseCompletion.comune_id, year, month)
+    months = sorted(
+        (comune, course, year, month, count)
+        for (_cycle, comune, course, year, month), count in completion_months(cycle.id).items()
     )
 
     def facts(by_course: bool) -> list[list[int]]:
@@ -140,8 +136,7 @@ def snapshot_data(cycle: Cycle, *, now: datetime) -> dict[str, Any]:
             ("comune_id", "course_id", *FIGURE_FIELDS), facts(by_course=True)
         ),
         "completions_by_month": _table(
-            ("comune_id", "year", "month", "completions"),
-            ([int(v) for v in row] for row in months),
+            ("comune_id", "course_id", "year", "month", "completions"), months
         ),
     }
 
@@ -190,8 +185,10 @@ class _Snapshot:
             (r["comune_id"], r["course_id"], tuple(r[f] for f in FIGURE_FIELDS))
             for r in _records(data["by_comune_course"])
         ]
+        # Snapshots taken before months were kept per course have no course_id: their
+        # months count every course.
         self.month_rows = [
-            (r["comune_id"], r["year"], r["month"], r["completions"])
+            (r["comune_id"], r.get("course_id"), r["year"], r["month"], r["completions"])
             for r in _records(data["completions_by_month"])
         ]
         self.courses = [
@@ -284,10 +281,13 @@ class _Snapshot:
         region_id: int | None = None,
         province_id: int | None = None,
         comune_id: int | None = None,
+        course_id: int | None = None,
     ) -> dict[tuple[int, int], int]:
         comuni = {c.id for c in self._selected(scope, region_id, province_id, comune_id)}
         counts: dict[tuple[int, int], int] = {}
-        for comune_id, year, month, completions in self.month_rows:
+        for comune_id, course, year, month, completions in self.month_rows:
+            if course_id is not None and course is not None and course != course_id:
+                continue
             if comune_id in comuni:
                 counts[(year, month)] = counts.get((year, month), 0) + completions
         return counts

@@ -2,7 +2,7 @@
 
 Two tables: ``ReportTally`` per cycle, comune and course (enrolled operators, enrolments,
 submitted and passed quiz attempts, course completions) and ``ReportMonthTally`` per
-cycle, comune and calendar month (course completions).
+cycle, comune, course and calendar month (course completions).
 
 Every event that changes a figure bumps its tally in the same transaction: an enrolment,
 a submitted quiz attempt, a course completion. Operators never change comune and
@@ -15,7 +15,7 @@ suite after every test).
 Attribution follows the reports' definitions: enrolments and attempts count in the
 operator's comune, completions in the comune recorded with the completion, and each
 enrolled operator once, on the course of their first enrolment of the cycle. Months are
-calendar months in UTC.
+calendar months in Europe/Rome (``facts.rome_month``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
-from sqlalchemy import case, delete, extract, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lgnetforma.extensions import db
@@ -40,6 +39,7 @@ from lgnetforma.models import (
     ReportTally,
     User,
 )
+from lgnetforma.services.reporting.facts import completion_months, rome_month
 
 Key = tuple[int, ...]
 Counts = dict[str, int]
@@ -61,7 +61,9 @@ BY_COURSE = _Table(
     ("cycle_id", "comune_id", "course_id"),
     ("enrolled", "enrolments", "attempts", "passed_attempts", "completions"),
 )
-BY_MONTH = _Table(ReportMonthTally, ("cycle_id", "comune_id", "year", "month"), ("completions",))
+BY_MONTH = _Table(
+    ReportMonthTally, ("cycle_id", "comune_id", "course_id", "year", "month"), ("completions",)
+)
 TABLES = (BY_COURSE, BY_MONTH)
 
 
@@ -148,10 +150,10 @@ def record_completion(completion: CourseCompletion) -> None:
     """Count a (flushed) course completion in the comune recorded with it."""
     if completion.comune_id is None:
         return
-    at = completion.completed_at.astimezone(UTC)
-    cycle_id, comune_id = completion.cycle_id, completion.comune_id
-    _bump(BY_COURSE, {(cycle_id, comune_id, completion.course_id): {"completions": 1}})
-    _bump(BY_MONTH, {(cycle_id, comune_id, at.year, at.month): {"completions": 1}})
+    cycle_id, comune_id, course_id = completion.cycle_id, completion.comune_id, completion.course_id
+    year, month = rome_month(completion.completed_at)
+    _bump(BY_COURSE, {(cycle_id, comune_id, course_id): {"completions": 1}})
+    _bump(BY_MONTH, {(cycle_id, comune_id, course_id, year, month): {"completions": 1}})
 
 
 # --- recounting from the facts ---------------------------------------------------------
@@ -175,12 +177,6 @@ def recount(cycle: Cycle | None = None) -> dict[_Table, dict[Key, Counts]]:
         CourseCompletion.course_id,
     )
     attempt_key = (QuizAttempt.cycle_id, User.comune_id, Module.course_id)
-    month_key = (
-        CourseCompletion.cycle_id,
-        CourseCompletion.comune_id,
-        extract("year", CourseCompletion.completed_at),
-        extract("month", CourseCompletion.completed_at),
-    )
     counted_completions = [
         CourseCompletion.comune_id.is_not(None),
         *in_cycle(CourseCompletion.cycle_id),
@@ -226,15 +222,11 @@ def recount(cycle: Cycle | None = None) -> dict[_Table, dict[Key, Counts]]:
             .where(*counted_completions)
             .group_by(*completion_key),
         ),
-        (
-            BY_MONTH,
-            ("completions",),
-            select(*month_key, func.count(CourseCompletion.id))
-            .where(*counted_completions)
-            .group_by(*month_key),
-        ),
     )
     totals: dict[_Table, dict[Key, Counts]] = {t: defaultdict(t.zero) for t in TABLES}
+    months = completion_months(cycle.id if cycle is not None else None)
+    for key, count in months.items():
+        totals[BY_MONTH][key]["completions"] = count
     for table, names, query in queries:
         width = len(table.keys)
         for row in db.session.execute(query):

@@ -124,7 +124,9 @@ class View:
         )
 
     def months(self) -> list[figures_service.MonthCount]:
-        return figures_service.completions_by_month(self.cycle, self.scope, **self.territory)
+        return figures_service.completions_by_month(
+            self.cycle, self.scope, course_id=self.selection.course_id, **self.territory
+        )
 
     def coverage(self) -> coverage_service.Coverage:
         return coverage_service.coverage(self.cycle, self.scope, **self.territory)
