@@ -140,6 +140,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # How long an app worker reuses the figures of the open cycle (0: never).
         "REPORT_CACHE_SECONDS": _int("REPORT_CACHE_SECONDS", default=60),
+        # The hours of training each operator should do in a calendar year.
+        "TRAINING_GOAL_HOURS": _int("TRAINING_GOAL_HOURS", default=40),
         # Connections each app worker keeps open to PostgreSQL, and how many more it may
         # open at a peak (SQLAlchemy's defaults). A sync gunicorn worker needs one at a time.
         "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", default=5),

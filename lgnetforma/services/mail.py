@@ -22,9 +22,19 @@ from lgnetforma.models import OutboundMail, utcnow
 MAX_ATTEMPTS = 20
 
 
-def queue_mail(recipient: str, subject: str, body: str) -> OutboundMail:
-    """Add a message to the outbox (in the caller's transaction)."""
-    mail = OutboundMail(recipient=recipient, subject=subject, body=body)
+def queue_mail(
+    recipient: str,
+    subject: str,
+    body: str,
+    attachments: list[dict[str, Any]] | None = None,
+) -> OutboundMail:
+    """Add a message to the outbox (in the caller's transaction).
+
+    ``attachments``: text files, each {"filename", "content_type", "content"}.
+    """
+    mail = OutboundMail(
+        recipient=recipient, subject=subject, body=body, attachments=attachments or None
+    )
     db.session.add(mail)
     return mail
 
@@ -133,6 +143,14 @@ def _message(mail: OutboundMail) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Message-ID"] = make_msgid(domain="lgnetforma")
     message.set_content(mail.body)
+    for attachment in mail.attachments or ():
+        maintype, _slash, subtype = attachment["content_type"].partition("/")
+        message.add_attachment(
+            attachment["content"].encode("utf-8"),
+            maintype=maintype,
+            subtype=subtype.split(";")[0],
+            filename=attachment["filename"],
+        )
     return message
 
 

@@ -117,6 +117,9 @@ def export_data(user: User) -> dict[str, Any]:
 def delete_account(user: User) -> None:
     """Remove personal data; keep anonymous learning records so totals stay the same."""
     revoke_certificates_of(user, "account eliminato su richiesta dell'interessato")
+    from lgnetforma.services.training_record import revoke_statements_of
+
+    revoke_statements_of(user)
     for attempt in db.session.scalars(select(QuizAttempt).where(QuizAttempt.user_id == user.id)):
         # Typed answers may contain personal data; chosen option keys do not, and item
         # analysis still needs them.
