@@ -25,10 +25,12 @@ from lgnetforma.api.openapi import (
     courses_params,
     coverage_params,
     progress_params,
+    record_params,
+    sessions_params,
 )
 from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import csrf, db
-from lgnetforma.models import Comune, Cycle, Province, Region, Role, User
+from lgnetforma.models import Comune, Cycle, Province, Region, Role, User, utcnow
 from lgnetforma.services import reports
 from lgnetforma.services.audit import record
 from lgnetforma.services.catalogue import catalogue
@@ -469,5 +471,55 @@ def operator_progress(user_id: int) -> Response:
                 }
                 for progress in my_courses(operator, cycle)
             ],
+        }
+    )
+
+
+# --- live sessions and the training record ---------------------------------------------
+
+
+@bp.get("/sessions")
+def sessions() -> Response:
+    from lgnetforma.services.sessions import session_figures
+
+    scope = _coordinator_scope()
+    args = _query(sessions_params())
+    cycle = _cycle(args["cycle"])
+    summary, rows = session_figures(cycle, scope)
+    return jsonify(
+        {
+            "cycle": cycle.code,
+            "scope": _scope_dict(scope),
+            "summary": summary.as_dict(),
+            "sessions": [row.as_dict() for row in rows],
+        }
+    )
+
+
+@bp.get(f"/operators/<int(min=1, max={MAX_USER_ID}):user_id>/record")
+def operator_record(user_id: int) -> Response:
+    from lgnetforma.services.sessions import rome
+    from lgnetforma.services.training_record import training_record
+
+    args = _query(record_params())
+    operator = _visible_operator(_caller(), user_id)
+    year = args["year"] or rome(utcnow()).year
+    record = training_record(operator)
+    items = record.of_year(year)
+    comune = operator.comune
+    return jsonify(
+        {
+            "user": {
+                "id": operator.id,
+                "full_name": operator.full_name,
+                "comune": {"istat_code": comune.istat_code, "name": comune.name}
+                if comune
+                else None,
+            },
+            "year": year,
+            "goal_hours": record.goal,
+            "total_hours": record.total(items),
+            "items": [item.as_dict() for item in items],
+            "cycles": {code: record.total(record.of_cycle(code)) for code in record.cycles()},
         }
     )

@@ -158,13 +158,17 @@ def read_lines(text: str) -> tuple[str, list[Line], list[BadLine]]:
     try:
         for values in reader:
             number = reader.line_num
+            keys = [_key(v) for v in values]
+            emails = [i for i, k in enumerate(keys) if k in _EMAIL_HEADERS]
+            durations = [i for i, k in enumerate(keys) if k in _MINUTES_HEADERS]
+            if emails and durations:
+                # A header. Zoom's report has two: the meeting's (with the host's email
+                # and the meeting's length), then the participants'; the last one counts.
+                layout = _MINUTES_HEADERS[keys[durations[0]]]
+                email_at, minutes_at = emails[0], durations[0]
+                lines, bad = [], []
+                continue
             if layout is None:
-                keys = [_key(v) for v in values]
-                emails = [i for i, k in enumerate(keys) if k in _EMAIL_HEADERS]
-                durations = [i for i, k in enumerate(keys) if k in _MINUTES_HEADERS]
-                if emails and durations:
-                    layout = _MINUTES_HEADERS[keys[durations[0]]]
-                    email_at, minutes_at = emails[0], durations[0]
                 continue
             if not any(v.strip() for v in values):
                 if layout == "teams":

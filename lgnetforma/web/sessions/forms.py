@@ -10,6 +10,7 @@ from wtforms import (
     DecimalField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -33,7 +34,9 @@ class SessionForm(FlaskForm):
         render_kw={"rows": 6},
     )
     kind = SelectField(
-        _l("Tipo"), choices=[(key, label) for key, label in KINDS.items()], validators=[required()]
+        _l("Tipo"),
+        choices=[SelectChoice(key, label) for key, label in KINDS.items()],
+        validators=[required()],
     )
     starts_at = DateTimeLocalField(
         _l("Inizio"),

@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select, true
+from wtforms import SelectChoice
 
 from lgnetforma.extensions import db
 from lgnetforma.models import (
@@ -218,22 +219,19 @@ def _session_form(obj: LiveSession | None = None) -> SessionForm:
     me = _me()
     form = SessionForm()
     regions = list(db.session.scalars(select(Region).order_by(Region.name)))
-    choices: list[tuple[str, str]] = []
+    choices: list[SelectChoice] = []
     if me.role != Role.COORDINATOR or Scope.of(me).kind == "national":
-        choices.append(("", _("Tutta Italia")))
-        choices += [(r.code, r.name) for r in regions]
+        choices.append(SelectChoice("", _("Tutta Italia")))
+        choices += [SelectChoice(r.code, r.name) for r in regions]
     else:
         scope = Scope.of(me)
-        region_id = scope.region_id
         if scope.kind == "comune":
-            region_id = me.scope_comune.region_id
-            choices.append(("", _("Il mio comune (indicalo sotto)")))
-        choices += [
-            (r.code, r.name) for r in regions if r.id == region_id and scope.kind == "region"
-        ]
+            choices.append(SelectChoice("", _("Il mio comune (indicalo sotto)")))
+        else:
+            choices += [SelectChoice(r.code, r.name) for r in regions if r.id == scope.region_id]
     form.region_code.choices = choices
-    form.course_slug.choices = [("", _("Nessuno"))] + [
-        (entry.course.slug, entry.version.title) for entry in catalogue(current_cycle())
+    form.course_slug.choices = [SelectChoice("", _("Nessuno"))] + [
+        SelectChoice(entry.course.slug, entry.version.title) for entry in catalogue(current_cycle())
     ]
     if obj is not None and not form.is_submitted():
         form.title.data = obj.title
