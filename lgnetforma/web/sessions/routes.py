@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -605,7 +604,7 @@ def figures_export() -> Response:
     )
     db.session.commit()
     return Response(
-        stream_with_context(csv_lines(service.SESSION_EXPORT_COLUMNS, service.export_rows(rows))),
+        "".join(csv_lines(service.SESSION_EXPORT_COLUMNS, service.export_rows(rows))),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="lgnetforma-incontri-{cycle.code}.csv"',
