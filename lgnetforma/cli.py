@@ -336,6 +336,16 @@ def mail_retry() -> None:
     click.echo(f"Consegnati: {delivered}, ancora in coda: {pending}")
 
 
+@mail_group.command("session-reminders")
+def mail_session_reminders() -> None:
+    """Mette in coda il promemoria degli incontri delle prossime 24 ore (una volta sola)."""
+    from lgnetforma.services.sessions import send_reminders
+
+    queued = send_reminders()
+    db.session.commit()
+    click.echo(f"Promemoria in coda: {queued}")
+
+
 # --- tokens ----------------------------------------------------------------------------
 
 

@@ -595,3 +595,49 @@ def test_concurrent_registrations_never_exceed_capacity(app, backend, make_user)
     )
     _post(registered_user[1], f"/incontri/{session_id}/rinuncia")
     assert _status(app, session_id, first_waiting) == "registered"
+
+
+# --- in English -------------------------------------------------------------------------
+
+
+def test_session_pages_in_english(app, make_user):
+    from tests.test_i18n import _english, _text
+
+    _c, session_id = _create(app, make_user, capacity=1)
+    user, client = _operator(app, make_user)
+    _english(client)
+    login(client, user)
+    assert "Live sessions" in _text(client.get("/incontri/"))
+    _post(client, f"/incontri/{session_id}/iscrizione")
+    detail = _text(client.get(f"/incontri/{session_id}"))
+    assert "You are registered to this session." in detail
+    assert "Add to calendar (.ics)" in detail
+    record = _text(client.get("/formazione"))
+    assert "My training" in record and "0 hours out of 40" in record
+    other, other_client = _operator(app, make_user)
+    _english(other_client)
+    login(other_client, other)
+    response = _post(other_client, f"/incontri/{session_id}/iscrizione")
+    assert response.status_code == 302
+    page = _text(other_client.get(f"/incontri/{session_id}"))
+    assert "You are on the waiting list, position 1" in page
+
+
+def test_reminders_from_the_command_line_and_personal_data(app, make_user, runner):
+    from lgnetforma.services.personal_data import export_data
+
+    _c, session_id = _create(app, make_user)
+    user, client = _operator(app, make_user)
+    _post(client, f"/incontri/{session_id}/iscrizione")
+    with app.app_context():
+        session = db.session.get(LiveSession, session_id)
+        session.starts_at = utcnow() + timedelta(hours=20)
+        session.ends_at = session.starts_at + timedelta(hours=2)
+        db.session.commit()
+    result = runner.invoke(args=["mail", "session-reminders"])
+    assert result.exit_code == 0 and "Promemoria in coda: 1" in result.output
+    assert "Promemoria in coda: 0" in runner.invoke(args=["mail", "session-reminders"]).output
+    with app.app_context():
+        data = export_data(db.session.get(User, user["id"]))
+    assert data["session_registrations"][0]["status"] == "registered"
+    assert data["session_registrations"][0]["session"] == "Webinar sul monitoraggio"
