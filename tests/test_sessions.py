@@ -641,3 +641,42 @@ def test_reminders_from_the_command_line_and_personal_data(app, make_user, runne
         data = export_data(db.session.get(User, user["id"]))
     assert data["session_registrations"][0]["status"] == "registered"
     assert data["session_registrations"][0]["session"] == "Webinar sul monitoraggio"
+
+
+def test_record_counts_courses_and_sessions_and_deletion_revokes_the_statement(
+    app, make_user, tmp_path
+):
+    from lgnetforma.services.personal_data import delete_account
+    from tests.factories.courses import import_courses, write_course
+    from tests.test_idor import _complete_course
+
+    import_courses(app, write_course(tmp_path / "courses").parent)
+    coordinator, session_id, anna, anna_client, bruno = _two_registered(app, make_user)
+    _confirm(
+        coordinator,
+        session_id,
+        _import(coordinator, session_id, OURS.format(a=anna["email"], b=bruno["email"]).encode()),
+    )
+    _complete_course(app, anna)
+    with app.app_context():
+        from lgnetforma.models import CourseCompletion
+
+        course_hours = db.session.scalar(select(CourseCompletion.hours))
+    page = anna_client.get("/formazione").get_data(as_text=True)
+    assert "Corso: " in page and "Incontro: Webinar sul monitoraggio" in page
+    total = f"{course_hours + 2:g}".replace(".", ",")
+    assert re.search(rf'id="year-total">{total} ore su 40<', page), page
+    anna_client.get("/formazione/dichiarazione.pdf")
+    with app.app_context():
+        statement = db.session.scalar(select(TrainingStatement))
+        assert [item["kind"] for item in statement.items] == ["session", "course"] or [
+            item["kind"] for item in statement.items
+        ] == ["course", "session"]
+        assert statement.total_hours == course_hours + 2
+        actions = list(db.session.scalars(select(AuditEvent.action)))
+        assert "session.attendance" in actions and "training_statement.downloaded" in actions
+        delete_account(db.session.get(User, anna["id"]))
+        db.session.commit()
+        code = statement.code
+    html = app.test_client().get(f"/verifica/{code}").get_data(as_text=True)
+    assert "non è più valida" in html and "Anna Rossi" not in html
