@@ -320,6 +320,7 @@ def create_session(data: SessionInput, actor: User, cycle: Cycle) -> LiveSession
 def update_session(session: LiveSession, data: SessionInput, actor: User) -> bool:
     """Change a session; returns whether it moved (date, time or place), in which case
     everyone registered or waiting is told. The caller commits."""
+    session = _lock(session)  # against registrations taking places meanwhile
     if session.is_cancelled:
         raise ServiceError(_l("L'incontro è annullato e non si può più modificare."))
     ensure_cycle_open(session.cycle)
@@ -347,6 +348,7 @@ def update_session(session: LiveSession, data: SessionInput, actor: User) -> boo
 
 def cancel_session(session: LiveSession) -> int:
     """Cancel a session and tell everyone on its lists; returns how many were told."""
+    session = _lock(session)
     if session.is_cancelled:
         raise ServiceError(_l("L'incontro è già annullato."))
     ensure_cycle_open(session.cycle)
