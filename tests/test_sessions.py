@@ -497,6 +497,19 @@ def test_figures_agree_between_page_export_and_api(app, make_user):
         db.session.commit()
     api = client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {token}"}).get_json()
     summary = api["summary"]
+    assert [
+        (r["region"], r["registrations"], r["attended"], r["hours_credited"])
+        for r in api["regions"]
+    ] == [("12", 2, 1, 2.0)]
+    by_region = client.get("/coordinamento/incontri.csv?per=regione").get_data(as_text=True)
+    region_rows = list(csv.DictReader(io.StringIO(by_region.lstrip("\ufeff")), delimiter=";"))
+    assert [
+        (r["regione"], r["iscritti"], r["presenti"], r["ore_riconosciute"]) for r in region_rows
+    ] == [("12", "2", "1", "2")]
+    assert re.search(
+        r"<th scope=\"row\">Lazio</th><td>1</td><td>1</td>\s*<td>2</td><td>1</td><td>50,0%</td><td>2</td>",
+        page,
+    ), page
     assert summary == {
         "sessions": 1,
         "sessions_held": 1,

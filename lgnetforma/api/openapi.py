@@ -252,6 +252,17 @@ def _schemas() -> dict[str, Any]:
         "passed_attempts": {**COUNT, "description": _("Tentativi superati.")},
         "quiz_pass_rate": {**RATE, "description": _("Tentativi superati / consegnati.")},
     }
+    session_figures = {
+        "sessions": COUNT,
+        "sessions_held": COUNT,
+        "registrations": COUNT,
+        "attended": {**COUNT, "description": _("Presenti con le ore riconosciute.")},
+        "attendance_rate": {
+            **RATE,
+            "description": _("Presenti / iscritti degli incontri già svolti."),
+        },
+        "hours_credited": {"type": "number", "minimum": 0},
+    }
     return {
         "Error": _object(
             {
@@ -368,17 +379,12 @@ def _schemas() -> dict[str, Any]:
                 "completed_at": _nullable({"type": "string", "format": "date-time"}),
             }
         ),
-        "SessionFigures": _object(
+        "SessionFigures": _object(session_figures),
+        "RegionSessionFigures": _object(
             {
-                "sessions": COUNT,
-                "sessions_held": COUNT,
-                "registrations": COUNT,
-                "attended": {**COUNT, "description": _("Presenti con le ore riconosciute.")},
-                "attendance_rate": {
-                    **RATE,
-                    "description": _("Presenti / iscritti degli incontri già svolti."),
-                },
-                "hours_credited": {"type": "number", "minimum": 0},
+                "region": {"type": "string"},
+                "name": {"type": "string"},
+                **session_figures,
             }
         ),
         "SessionRow": _object(
@@ -400,6 +406,7 @@ def _schemas() -> dict[str, Any]:
                 "cycle": {"type": "string"},
                 "scope": _ref("Scope"),
                 "summary": _ref("SessionFigures"),
+                "regions": {"type": "array", "items": _ref("RegionSessionFigures")},
                 "sessions": {"type": "array", "items": _ref("SessionRow")},
             }
         ),

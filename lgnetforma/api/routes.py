@@ -485,13 +485,14 @@ def sessions() -> Response:
     scope = _coordinator_scope()
     args = _query(sessions_params())
     cycle = _cycle(args["cycle"])
-    summary, rows = session_figures(cycle, scope)
+    report = session_figures(cycle, scope)
     return jsonify(
         {
             "cycle": cycle.code,
             "scope": _scope_dict(scope),
-            "summary": summary.as_dict(),
-            "sessions": [row.as_dict() for row in rows],
+            "summary": report.summary.as_dict(),
+            "regions": [region.as_dict() for region in report.regions],
+            "sessions": [row.as_dict() for row in report.rows],
         }
     )
 

@@ -30,6 +30,7 @@ from lgnetforma.models import (
     Course,
     Cycle,
     LiveSession,
+    Region,
     RegistrationStatus,
     Role,
     SessionKind,
@@ -185,8 +186,6 @@ class SessionInput:
 
 
 def _check(data: SessionInput, actor: User, now: datetime) -> dict[str, Any]:
-    from lgnetforma.models import Region
-
     title = (data.title or "").strip()
     if not title:
         raise ServiceError(_l("Indica il titolo dell'incontro."), field="title")
@@ -736,6 +735,23 @@ class SessionFigures:
         }
 
 
+@dataclass(frozen=True)
+class RegionFigures:
+    code: str
+    name: str
+    figures: SessionFigures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"region": self.code, "name": self.name, **self.figures.as_dict()}
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    summary: SessionFigures
+    rows: list[SessionRow]
+    regions: list[RegionFigures]
+
+
 def _territory_label(region: str | None, comune: str | None) -> str:
     if comune:
         return comune
@@ -747,7 +763,6 @@ def _territory_label(region: str | None, comune: str | None) -> str:
 def session_facts(cycle: Cycle) -> dict[str, Any]:
     """Every session of ``cycle`` and, per session and comune, the counts: what the
     figures are computed from, and what a cycle's snapshot keeps."""
-    from lgnetforma.models import Region
 
     sessions = db.session.execute(
         select(
@@ -800,16 +815,24 @@ def session_facts(cycle: Cycle) -> dict[str, Any]:
             for row in sessions
         ],
         "counts": [[*row[:5], float(row[5] or 0)] for row in counts],
+        # The region of each comune counted: {comune id: [region code, region name]}.
+        "regions": {
+            str(comune_id): [code, name]
+            for comune_id, code, name in db.session.execute(
+                select(Comune.id, Region.code, Region.name)
+                .join(Region, Region.id == Comune.region_id)
+                .where(Comune.id.in_(sorted({row[1] for row in counts if row[1] is not None})))
+            )
+        },
     }
 
 
-def session_figures(
-    cycle: Cycle, scope: Scope, *, now: datetime | None = None
-) -> tuple[SessionFigures, list[SessionRow]]:
+def session_figures(cycle: Cycle, scope: Scope, *, now: datetime | None = None) -> SessionReport:
     """The sessions of ``cycle`` whose territory overlaps ``scope``, each with the counts
-    of the operators of the scope, and the totals. A closed cycle is read from its
-    snapshot."""
-    from lgnetforma.models import CycleSnapshot, Region
+    of the operators of the scope, the totals, and the same figures per region of the
+    operators (a region counts the sessions its operators registered to). A closed cycle
+    is read from its snapshot."""
+    from lgnetforma.models import CycleSnapshot
 
     now = now or utcnow()
     facts = None
@@ -831,7 +854,6 @@ def session_figures(
             region_of_scope = db.session.scalar(
                 select(Comune.region_id).where(Comune.id == scope.comune_id)
             )
-    del Region
 
     def overlaps(region_id: int | None, comune_id: int | None) -> bool:
         if comuni_in_scope is None:
@@ -872,18 +894,51 @@ def session_figures(
                 hours_credited=round(float(hours), 2),
             )
         )
-    held = [row for row in rows if row.held(now)]
-    held_registrations = sum(row.registrations for row in held)
-    attended = sum(row.attended for row in held)
-    summary = SessionFigures(
-        sessions=len(rows),
+    # Per region of the operators: the same figures over each region's registrations.
+    listed = {row.id: row for row in rows}
+    per_region: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for session_id, comune_id, registrations, waiting, attended, hours in facts["counts"]:
+        if session_id not in listed or (
+            comuni_in_scope is not None and comune_id not in comuni_in_scope
+        ):
+            continue
+        code, name = facts.get("regions", {}).get(str(comune_id), ["", str(_l("Senza comune"))])
+        counts = per_region.setdefault((code, name), {}).setdefault(session_id, [0, 0, 0, 0.0])
+        for index, value in enumerate((registrations, waiting, attended, hours)):
+            counts[index] += value
+    regions = [
+        RegionFigures(
+            code,
+            name,
+            _summary(
+                [
+                    (listed[session_id].held(now), int(c[0]), int(c[2]), float(c[3]))
+                    for session_id, c in by_session.items()
+                ]
+            ),
+        )
+        for (code, name), by_session in sorted(per_region.items())
+    ]
+    summary = _summary(
+        [(row.held(now), row.registrations, row.attended, row.hours_credited) for row in rows]
+    )
+    return SessionReport(summary, rows, regions)
+
+
+def _summary(sessions: list[tuple[bool, int, int, float]]) -> SessionFigures:
+    """The figures of (held, registrations, attended, hours) per session: the attendance
+    rate is over the sessions already held."""
+    held = [s for s in sessions if s[0]]
+    held_registrations = sum(s[1] for s in held)
+    attended = sum(s[2] for s in held)
+    return SessionFigures(
+        sessions=len(sessions),
         sessions_held=len(held),
-        registrations=sum(row.registrations for row in rows),
+        registrations=sum(s[1] for s in sessions),
         attended=attended,
         attendance_rate=round(attended / held_registrations, 4) if held_registrations else None,
-        hours_credited=round(sum(row.hours_credited for row in rows), 2),
+        hours_credited=round(sum(s[3] for s in sessions), 2),
     )
-    return summary, rows
 
 
 SESSION_EXPORT_COLUMNS = (
@@ -915,4 +970,32 @@ def export_rows(rows: list[SessionRow]) -> list[list[Any]]:
             row.hours_credited,
         ]
         for row in rows
+    ]
+
+
+REGION_EXPORT_COLUMNS = (
+    "regione",
+    "nome",
+    "incontri",
+    "incontri_svolti",
+    "iscritti",
+    "presenti",
+    "tasso_di_presenza",
+    "ore_riconosciute",
+)
+
+
+def region_export_rows(regions: list[RegionFigures]) -> list[list[Any]]:
+    return [
+        [
+            region.code,
+            region.name,
+            region.figures.sessions,
+            region.figures.sessions_held,
+            region.figures.registrations,
+            region.figures.attended,
+            region.figures.attendance_rate,
+            region.figures.hours_credited,
+        ]
+        for region in regions
     ]

@@ -580,13 +580,14 @@ def _figures_cycle():  # noqa: ANN202
 @roles_required("coordinator", "admin")
 def figures() -> str:
     cycle = _figures_cycle()
-    summary, rows = service.session_figures(cycle, Scope.of(_me()))
+    report = service.session_figures(cycle, Scope.of(_me()))
     return render_template(
         "sessions/figures.html",
         cycle=cycle,
         cycles=all_cycles(),
-        summary=summary,
-        rows=rows,
+        summary=report.summary,
+        rows=report.rows,
+        regions=report.regions,
         kinds=service.KINDS,
     )
 
@@ -596,18 +597,25 @@ def figures() -> str:
 def figures_export() -> Response:
     cycle = _figures_cycle()
     scope = Scope.of(_me())
-    summary, rows = service.session_figures(cycle, scope)
+    report = service.session_figures(cycle, scope)
+    by_region = request.args.get("per") == "regione"
+    if by_region:
+        name, headers = "incontri-regioni", service.REGION_EXPORT_COLUMNS
+        rows = service.region_export_rows(report.regions)
+    else:
+        name, headers = "incontri", service.SESSION_EXPORT_COLUMNS
+        rows = service.export_rows(report.rows)
     audit(
         "export",
-        details={"table": "incontri", "format": "csv", "cycle": cycle.code, "rows": len(rows)},
+        details={"table": name, "format": "csv", "cycle": cycle.code, "rows": len(rows)},
         **scope_territory(scope),
     )
     db.session.commit()
     return Response(
-        "".join(csv_lines(service.SESSION_EXPORT_COLUMNS, service.export_rows(rows))),
+        "".join(csv_lines(headers, rows)),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="lgnetforma-incontri-{cycle.code}.csv"',
+            "Content-Disposition": f'attachment; filename="lgnetforma-{name}-{cycle.code}.csv"',
             "Cache-Control": "private, no-store",
         },
     )
