@@ -107,6 +107,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Scheduled jobs of the worker (crontab syntax, Europe/Rome) and what they keep.
         "JOB_PURGE_CRON": os.environ.get("JOB_PURGE_CRON", "15 3 * * *"),
         "JOB_TALLIES_CRON": os.environ.get("JOB_TALLIES_CRON", "45 2 * * *"),
+        "JOB_SESSION_REMINDERS_CRON": os.environ.get("JOB_SESSION_REMINDERS_CRON", "5 * * * *"),
         "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", default=365),
         "MAIL_RETENTION_DAYS": _int("MAIL_RETENTION_DAYS", default=90),
         "REVOKED_TOKEN_RETENTION_DAYS": _int("REVOKED_TOKEN_RETENTION_DAYS", default=30),
@@ -167,6 +168,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # How long an app worker reuses the figures of the open cycle (0: never).
         "REPORT_CACHE_SECONDS": _int("REPORT_CACHE_SECONDS", default=60),
+        # The hours of training each operator should do in a calendar year.
+        "TRAINING_GOAL_HOURS": _int("TRAINING_GOAL_HOURS", default=40),
         # Connections each app worker keeps open to PostgreSQL, and how many more it may
         # open at a peak (SQLAlchemy's defaults). A sync gunicorn worker needs one at a time.
         "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", default=5),

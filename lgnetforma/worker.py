@@ -93,7 +93,11 @@ class Worker:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             executors={"default": {"type": "threadpool", "max_workers": 1}},
         )
-        for name, setting in (("purge", "JOB_PURGE_CRON"), ("check-tallies", "JOB_TALLIES_CRON")):
+        for name, setting in (
+            ("purge", "JOB_PURGE_CRON"),
+            ("check-tallies", "JOB_TALLIES_CRON"),
+            ("session-reminders", "JOB_SESSION_REMINDERS_CRON"),
+        ):
             trigger = CronTrigger.from_crontab(self.app.config[setting], timezone=timezone)
             scheduler.add_job(self.run_job, trigger, args=[name], id=name)
         scheduler.start()

@@ -70,11 +70,41 @@ def api_schema(request, app, tmp_path, make_user, wsgi_probes):
     write_course(root, "corso-api", attempts=3)
     import_courses(app, root)
     caller = make_user(request.param.split("-")[-1], **CALLERS[request.param])
+    organiser, attendee = make_user("trainer"), make_user("operator", comune="058091")
     with app.app_context():
         seed_synthetic(300, seed=11, cycle=current_cycle())
+        _held_session(organiser["id"], attendee["id"])
         _token, plaintext = create_token(db.session.get(User, caller["id"]), "schemathesis")
         db.session.commit()
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=_config(plaintext))
+
+
+def _held_session(organiser_id: int, attendee_id: int) -> None:
+    """A webinar of Lazio that took place, with one attendee credited."""
+    from datetime import datetime, timedelta
+
+    from lgnetforma.models import utcnow
+    from lgnetforma.services.sessions import organise, roll_call, rules
+    from lgnetforma.services.sessions import registration as registration_service
+
+    start = datetime.now(rules.ROME).replace(tzinfo=None) + timedelta(days=2)
+    session = organise.create_session(
+        organise.SessionInput(
+            title="Webinar",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            link="https://meet.example.it/x",
+            capacity=10,
+            region_code="12",
+        ),
+        db.session.get(User, organiser_id),
+        current_cycle(),
+    )
+    registration = registration_service.register(session, db.session.get(User, attendee_id))
+    session.starts_at = utcnow() - timedelta(hours=3)
+    session.ends_at = session.starts_at + timedelta(hours=2)
+    roll_call.record_attendance(registration, 100, "register")
+    db.session.commit()
 
 
 def test_the_document_lists_every_operation_and_its_errors(client):
@@ -90,6 +120,8 @@ def test_the_document_lists_every_operation_and_its_errors(client):
         "/reports/completion",
         "/reports/coverage",
         "/operators/{user_id}/progress",
+        "/operators/{user_id}/record",
+        "/sessions",
     }
     for path, item in document["paths"].items():
         responses = item["get"]["responses"]

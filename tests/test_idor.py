@@ -98,10 +98,17 @@ def _authorised(actor: Actor, endpoint: str, target: Target | None) -> bool:
         return own or scoped
     if endpoint in ("learn.attempt", "learn.submit", "auth.revoke_api_token"):
         return own
-    if endpoint == "api.operator_progress":
+    if endpoint in ("api.operator_progress", "api.operator_record"):
         return target.operator and (own or scoped)
     if endpoint in ("coordinate.operator", "coordinate.grant"):
         return target.operator and scoped
+    if endpoint in SESSION_ENDPOINTS:
+        # Sessions: managed by admins and coordinators covering the whole territory;
+        # seen also by the operators it is open to.
+        manages = actor.role == "admin" or actor.scope == ("region", target.region)
+        if endpoint == "sessions.detail":
+            return manages or (actor.role == "operator" and target.region == "12")
+        return manages
     if endpoint in (
         "coordinate.dashboard",
         "coordinate.coverage",
@@ -116,7 +123,49 @@ def _authorised(actor: Actor, endpoint: str, target: Target | None) -> bool:
     return True
 
 
+SESSION_ENDPOINTS = {
+    "sessions.detail",
+    "sessions.invitation",
+    "sessions.edit",
+    "sessions.attendance",
+    "sessions.attendance_template",
+}
+
+
 # --- the world -------------------------------------------------------------------------
+
+
+def _session(app: Any, region: str, operator: dict) -> int:
+    """A webinar for ``region`` (by a trainer), with ``operator`` registered to it."""
+    from datetime import datetime, timedelta
+
+    from lgnetforma.services.platform.cycles import current_cycle
+    from lgnetforma.services.sessions import organise, registration
+    from lgnetforma.services.sessions import rules as rules_service
+
+    with app.app_context():
+        organiser = db.session.scalar(
+            select(User).where(User.role == "trainer").order_by(User.id).limit(1)
+        )
+        start = datetime.now(rules_service.ROME).replace(tzinfo=None, microsecond=0) + timedelta(
+            days=3
+        )
+        session = organise.create_session(
+            organise.SessionInput(
+                title=f"Webinar {region}",
+                kind="webinar",
+                starts_at=start,
+                ends_at=start + timedelta(hours=1),
+                link="https://meet.example.it/x",
+                capacity=5,
+                region_code=region,
+            ),
+            organiser,
+            current_cycle(),
+        )
+        registration.register(session, db.session.get(User, operator["id"]))
+        db.session.commit()
+        return session.id
 
 
 def _complete_course(app: Any, user: dict) -> tuple[str, int]:
@@ -160,6 +209,9 @@ def world(app, make_user, tmp_path) -> dict[str, Any]:
         mail = queue_mail(victim_roma["email"], "Oggetto", "Testo")
         db.session.commit()
         mail_id = mail.id
+    make_user("trainer")  # organises the sessions
+    lazio_session = _session(app, "12", victim_roma)
+    lombardia_session = _session(app, "03", victim_milano)
     actors = [
         Actor("operatore di Roma", "operator"),
         Actor("formatore", "trainer"),
@@ -217,6 +269,10 @@ def world(app, make_user, tmp_path) -> dict[str, Any]:
                 (milano_attempt, Target(owner=victim_milano["id"], comune=MILANO)),
             ],
             "token_id": [(roma_token_id, Target(owner=victim_roma["id"], comune=ROMA))],
+            "session_id": [
+                (lazio_session, Target(region="12")),
+                (lombardia_session, Target(region="03")),
+            ],
         },
         "fixed": {
             "slug": "corso-prova",
@@ -252,7 +308,7 @@ TERRITORIES = [
     Target(province="058"),
     Target(province="015"),
 ]
-OBJECT_PARAMS = {"user_id", "completion_id", "public_id", "token_id"}
+OBJECT_PARAMS = {"user_id", "completion_id", "public_id", "token_id", "session_id"}
 
 
 def _variants(app: Any, rule: Any, world: dict) -> list[tuple[str, Target | None]]:

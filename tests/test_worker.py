@@ -529,7 +529,11 @@ def test_the_worker_schedules_the_jobs_with_apscheduler(app):
     worker = Worker(app)
     worker._start_scheduler()
     try:
-        assert {job.id for job in worker._scheduler.get_jobs()} == {"purge", "check-tallies"}
+        assert {job.id for job in worker._scheduler.get_jobs()} == {
+            "purge",
+            "check-tallies",
+            "session-reminders",
+        }
         with app.app_context():
             schedule = jobs.reminder_schedule()
             schedule.enabled, schedule.weekday, schedule.hour = True, 0, 9

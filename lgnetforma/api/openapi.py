@@ -224,6 +224,23 @@ def progress_params() -> tuple[Param, ...]:
     return (cycle_param(),)
 
 
+def sessions_params() -> tuple[Param, ...]:
+    return (cycle_param(),)
+
+
+def record_params() -> tuple[Param, ...]:
+    return (
+        Param(
+            "year",
+            "integer",
+            _("L'anno solare; se manca, l'anno in corso."),
+            minimum=2000,
+            maximum=2100,
+            example=2026,
+        ),
+    )
+
+
 # --- schemas ---------------------------------------------------------------------------
 
 
@@ -258,6 +275,17 @@ def _schemas() -> dict[str, Any]:
         "attempts": {**COUNT, "description": _("Tentativi di questionario consegnati.")},
         "passed_attempts": {**COUNT, "description": _("Tentativi superati.")},
         "quiz_pass_rate": {**RATE, "description": _("Tentativi superati / consegnati.")},
+    }
+    session_figures = {
+        "sessions": COUNT,
+        "sessions_held": COUNT,
+        "registrations": COUNT,
+        "attended": {**COUNT, "description": _("Presenti con le ore riconosciute.")},
+        "attendance_rate": {
+            **RATE,
+            "description": _("Presenti / iscritti degli incontri già svolti."),
+        },
+        "hours_credited": {"type": "number", "minimum": 0},
     }
     return {
         "Error": _object(
@@ -376,6 +404,59 @@ def _schemas() -> dict[str, Any]:
                 "quizzes_total": COUNT,
                 "hours": {"type": "number", "minimum": 0},
                 "completed_at": _nullable({"type": "string", "format": "date-time"}),
+            }
+        ),
+        "SessionFigures": _object(session_figures),
+        "RegionSessionFigures": _object(
+            {
+                "region": {"type": "string"},
+                "name": {"type": "string"},
+                **session_figures,
+            }
+        ),
+        "SessionRow": _object(
+            {
+                "id": {"type": "integer", "minimum": 1},
+                "title": {"type": "string"},
+                "kind": {"type": "string", "enum": ["webinar", "in_person", "hybrid"]},
+                "starts_at": {"type": "string", "format": "date-time"},
+                "territory": {"type": "string"},
+                "cancelled": {"type": "boolean"},
+                "registrations": COUNT,
+                "waiting": COUNT,
+                "attended": COUNT,
+                "hours_credited": {"type": "number", "minimum": 0},
+            }
+        ),
+        "SessionList": _object(
+            {
+                "cycle": {"type": "string"},
+                "scope": _ref("Scope"),
+                "summary": _ref("SessionFigures"),
+                "regions": {"type": "array", "items": _ref("RegionSessionFigures")},
+                "sessions": {"type": "array", "items": _ref("SessionRow")},
+            }
+        ),
+        "RecordItem": _object(
+            {
+                "kind": {"type": "string", "enum": ["course", "session"]},
+                "title": {"type": "string"},
+                "date": {"type": "string", "format": "date"},
+                "hours": {"type": "number", "minimum": 0},
+                "cycle": {"type": "string"},
+            }
+        ),
+        "OperatorRecord": _object(
+            {
+                "user": {"type": "object"},
+                "year": {"type": "integer"},
+                "goal_hours": {"type": "number", "minimum": 0},
+                "total_hours": {"type": "number", "minimum": 0},
+                "items": {"type": "array", "items": _ref("RecordItem")},
+                "cycles": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": 0},
+                },
             }
         ),
         "OperatorProgress": _object(
@@ -552,6 +633,42 @@ def build_document() -> dict[str, Any]:
                 progress_params(),
                 _json("OperatorProgress", _("I corsi a cui l'operatore è iscritto nel ciclo.")),
                 (400, 401, 404, 503),
+                tag="monitoraggio",
+                path_params=[
+                    {
+                        "name": "user_id",
+                        "in": "path",
+                        "required": True,
+                        "description": _("L'identificativo dell'operatore."),
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_USER_ID},
+                    }
+                ],
+            ),
+            "/sessions": _operation(
+                "listSessions",
+                _("Incontri dal vivo: iscrizioni, presenze e ore riconosciute"),
+                reports_note
+                + " "
+                + _(
+                    "Gli incontri nazionali, della regione e dei comuni dell'ambito; iscrizioni, "
+                    "presenze e ore contano solo gli operatori dell'ambito."
+                ),
+                sessions_params(),
+                _json("SessionList", _("Gli incontri del ciclo e il riepilogo.")),
+                (400, 401, 403, 404, 503),
+                tag="monitoraggio",
+            ),
+            "/operators/{user_id}/record": _operation(
+                "operatorRecord",
+                _("Formazione di un operatore in un anno"),
+                _(
+                    "Corsi completati e incontri con le ore riconosciute, rispetto "
+                    "all'obiettivo annuale. L'operatore stesso, oppure un coordinatore o "
+                    "amministratore il cui ambito comprende il suo comune; per chiunque altro 404."
+                ),
+                record_params(),
+                _json("OperatorRecord", _("Le attività dell'anno e i totali.")),
+                (400, 401, 404),
                 tag="monitoraggio",
                 path_params=[
                     {

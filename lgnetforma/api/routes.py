@@ -2,7 +2,8 @@
 
 Authentication is by personal access token only (``Authorization: Bearer lgf_…``): the
 session cookie is never looked at, so a browser logged in to the site still gets 401 here.
-Every figure comes from ``lgnetforma.services.reporting.reports``, with the caller's Scope.
+Every figure comes from ``lgnetforma.services.reporting`` (figures, coverage), with the
+caller's Scope.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from lgnetforma.api.openapi import (
     courses_params,
     coverage_params,
     progress_params,
+    record_params,
+    sessions_params,
 )
 from lgnetforma.database import LIKE_ESCAPE, like_pattern
 from lgnetforma.extensions import csrf, db
-from lgnetforma.models import Comune, Cycle, Province, Region, Role, User
+from lgnetforma.models import Comune, Cycle, Province, Region, Role, User, utcnow
 from lgnetforma.services.catalogue.listing import catalogue
 from lgnetforma.services.coordination.scope import (
     Scope,
@@ -409,5 +412,56 @@ def operator_progress(user_id: int) -> Response:
                 }
                 for progress in my_courses(operator, cycle)
             ],
+        }
+    )
+
+
+# --- live sessions and the training record ---------------------------------------------
+
+
+@bp.get("/sessions")
+def sessions() -> Response:
+    from lgnetforma.services.sessions.figures import session_figures
+
+    scope = _coordinator_scope()
+    args = _query(sessions_params())
+    cycle = _cycle(args["cycle"])
+    report = session_figures(cycle, scope)
+    return jsonify(
+        {
+            "cycle": cycle.code,
+            "scope": _scope_dict(scope),
+            "summary": report.summary.as_dict(),
+            "regions": [region.as_dict() for region in report.regions],
+            "sessions": [row.as_dict() for row in report.rows],
+        }
+    )
+
+
+@bp.get(f"/operators/<int(min=1, max={MAX_USER_ID}):user_id>/record")
+def operator_record(user_id: int) -> Response:
+    from lgnetforma.services.learning.record import training_record
+    from lgnetforma.services.sessions.rules import rome
+
+    args = _query(record_params())
+    operator = _visible_operator(_caller(), user_id)
+    year = args["year"] or rome(utcnow()).year
+    record = training_record(operator)
+    items = record.of_year(year)
+    comune = operator.comune
+    return jsonify(
+        {
+            "user": {
+                "id": operator.id,
+                "full_name": operator.full_name,
+                "comune": {"istat_code": comune.istat_code, "name": comune.name}
+                if comune
+                else None,
+            },
+            "year": year,
+            "goal_hours": record.goal,
+            "total_hours": record.total(items),
+            "items": [item.as_dict() for item in items],
+            "cycles": {code: record.total(record.of_cycle(code)) for code in record.cycles()},
         }
     )

@@ -40,7 +40,9 @@ def jobs_group() -> None:
 
 
 @jobs_group.command("run")
-@click.argument("name", type=click.Choice(["reminders", "purge", "check-tallies"]))
+@click.argument(
+    "name", type=click.Choice(["reminders", "session-reminders", "purge", "check-tallies"])
+)
 def jobs_run(name: str) -> None:
     """Esegue subito un'attività (per chi usa cron invece del worker)."""
     from lgnetforma.models import utcnow

@@ -23,6 +23,13 @@ from lgnetforma.models.mail import (
 from lgnetforma.models.people import Role, User
 from lgnetforma.models.registry import Comune, Province, Region
 from lgnetforma.models.reporting import ReportMonthTally, ReportTally
+from lgnetforma.models.sessions import (
+    LiveSession,
+    RegistrationStatus,
+    SessionKind,
+    SessionRegistration,
+    TrainingStatement,
+)
 from lgnetforma.models.trust import AuditEvent, CycleSnapshot
 
 __all__ = [
@@ -34,6 +41,11 @@ __all__ = [
     "Reminder",
     "Certificate",
     "Comune",
+    "LiveSession",
+    "RegistrationStatus",
+    "SessionKind",
+    "SessionRegistration",
+    "TrainingStatement",
     "CourseCompletion",
     "Enrolment",
     "ModuleCompletion",

@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
         errors,
         learn,
         public,
+        sessions,
         templating,
     )
     from lgnetforma.web.urls import IdConverter
@@ -34,3 +35,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(coordinate.bp)
     if devmail.enabled(app.config):
         app.register_blueprint(devmail.bp)
+    app.register_blueprint(sessions.bp)

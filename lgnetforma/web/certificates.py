@@ -73,5 +73,10 @@ def download(completion_id: int) -> Response:
 def verify(code: str) -> tuple[str, int]:
     certificate = certificate_by_code(code)
     if certificate is None:
+        from lgnetforma.services.learning.record import statement_by_code
+
+        statement = statement_by_code(code)
+        if statement is not None:
+            return render_template("sessions/verify_statement.html", statement=statement), 200
         return render_template("certificates/not_found.html", code=code), 404
     return render_template("certificates/verify.html", certificate=certificate), 200

@@ -129,12 +129,54 @@ def export_data(user: User) -> dict[str, Any]:
                 .where(CourseCompletion.user_id == user.id)
             )
         ],
+        **_sessions_data(user),
+    }
+
+
+def _sessions_data(user: User) -> dict[str, Any]:
+    """Live-session registrations, attendance and yearly statements."""
+    from lgnetforma.models import LiveSession, SessionRegistration, TrainingStatement
+
+    rows = db.session.execute(
+        select(SessionRegistration, LiveSession)
+        .join(LiveSession, LiveSession.id == SessionRegistration.session_id)
+        .where(SessionRegistration.user_id == user.id)
+        .order_by(SessionRegistration.id)
+    ).all()
+    return {
+        "session_registrations": [
+            {
+                "session": session.title,
+                "starts_at": _iso(session.starts_at),
+                "status": registration.status,
+                "queued_at": _iso(registration.queued_at),
+                "attended_minutes": registration.attended_minutes,
+                "attendance_percent": registration.attendance_percent,
+                "credited_hours": registration.credited_hours,
+            }
+            for registration, session in rows
+        ],
+        "training_statements": [
+            {
+                "code": s.code,
+                "year": s.year,
+                "total_hours": s.total_hours,
+                "issued_at": _iso(s.issued_at),
+                "revoked_at": _iso(s.revoked_at),
+            }
+            for s in db.session.scalars(
+                select(TrainingStatement).where(TrainingStatement.user_id == user.id)
+            )
+        ],
     }
 
 
 def delete_account(user: User) -> None:
     """Remove personal data; keep anonymous learning records so totals stay the same."""
     revoke_certificates_of(user, "account eliminato su richiesta dell'interessato")
+    from lgnetforma.services.learning.record import revoke_statements_of
+
+    revoke_statements_of(user)
     for attempt in db.session.scalars(select(QuizAttempt).where(QuizAttempt.user_id == user.id)):
         # Typed answers may contain personal data; chosen option keys do not, and item
         # analysis still needs them.

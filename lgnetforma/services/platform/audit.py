@@ -60,6 +60,13 @@ ACTIONS: dict[str, Any] = {
     "cycle.closed": _l("Ciclo chiuso"),
     "backup.created": _l("Backup del database"),
     "backup.restored": _l("Ripristino del database"),
+    "session.created": _l("Incontro creato"),
+    "session.updated": _l("Incontro modificato o spostato"),
+    "session.cancelled": _l("Incontro annullato"),
+    "session.registered": _l("Iscrizione a un incontro"),
+    "session.unregistered": _l("Rinuncia a un incontro"),
+    "session.attendance": _l("Presenze di un incontro registrate"),
+    "training_statement.downloaded": _l("Dichiarazione della formazione scaricata"),
 }
 
 # Column sizes of the table (migration 0004) and caps for what goes in ``details``.

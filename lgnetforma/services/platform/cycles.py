@@ -2,7 +2,7 @@
 
 A cycle is opened with its dates and population threshold, becomes the current one, and is
 eventually closed: closing stores its figures in a CycleSnapshot (see
-``reports.snapshot_data``), from which every report of the cycle is served from then on,
+``reporting.snapshots.snapshot_data``), from which every report of the cycle is served from then on,
 and freezes its learning records (``ensure_cycle_open`` refuses any change).
 """
 

@@ -165,23 +165,36 @@ def check_tallies() -> JobResult:
     )
 
 
+def session_reminders() -> JobResult:
+    """The day-before reminders of the live sessions starting in the next 24 hours (each
+    session's once), run every hour."""
+    from lgnetforma.services.sessions.registration import send_reminders
+
+    queued = send_reminders()
+    db.session.commit()
+    return JobResult(True, f"{queued} promemoria di incontri in coda")
+
+
 JOBS: dict[str, Callable[[], JobResult]] = {
     "reminders": automatic_reminders,
+    "session-reminders": session_reminders,
     "purge": purge,
     "check-tallies": check_tallies,
 }
+# Jobs that run more than once a day: their slot is the hour, not the day.
+HOURLY = frozenset({"session-reminders"})
 
 
-def period_of(now: datetime | None = None) -> str:
-    """The slot a scheduled run belongs to: the day in Italy (every job runs at most daily)."""
+def period_of(now: datetime | None = None, *, hourly: bool = False) -> str:
+    """The slot a scheduled run belongs to: the day in Italy, or its hour for HOURLY jobs."""
     local = (now or utcnow()).astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
-    return local.date().isoformat()
+    return local.strftime("%Y-%m-%dT%H") if hourly else local.date().isoformat()
 
 
 def run_job(name: str, period: str | None = None) -> JobRun | None:
     """Run job ``name`` for ``period`` (today by default) unless a run of that slot exists
     (another worker has it): then None. The outcome goes to the log and to the JobRun."""
-    run = JobRun(job=name, period=period or period_of(), started_at=utcnow())
+    run = JobRun(job=name, period=period or period_of(hourly=name in HOURLY), started_at=utcnow())
     db.session.add(run)
     try:
         db.session.commit()

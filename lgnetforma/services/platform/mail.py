@@ -32,9 +32,16 @@ from lgnetforma.models import MailStatus, OutboundMail, User, utcnow
 
 
 def queue_mail(
-    recipient: str, subject: str, body: str, *, kind: str = "", locale: str | None = None
+    recipient: str,
+    subject: str,
+    body: str,
+    *,
+    kind: str = "",
+    locale: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> OutboundMail:
-    """Add a message to the outbox, in the caller's transaction."""
+    """Add a message to the outbox, in the caller's transaction. ``attachments``: text
+    files, each {"filename", "content_type", "content"} (an .ics invitation)."""
     mail = OutboundMail(
         recipient=recipient,
         subject=str(subject)[:300],
@@ -42,6 +49,7 @@ def queue_mail(
         kind=kind,
         locale=locale or current_app.config["BABEL_DEFAULT_LOCALE"],
         status=MailStatus.QUEUED,
+        attachments=attachments or None,
     )
     db.session.add(mail)
     return mail
@@ -198,6 +206,14 @@ def _message(mail: OutboundMail) -> EmailMessage:
     message["Message-ID"] = make_msgid(idstring=f"outbox.{mail.id}", domain="lgnetforma")
     message.set_content(mail.body)
     message["Content-Language"] = mail.locale  # after set_content, which clears Content-*
+    for attachment in mail.attachments or ():
+        maintype, _slash, subtype = attachment["content_type"].partition("/")
+        message.add_attachment(
+            attachment["content"].encode("utf-8"),
+            maintype=maintype,
+            subtype=subtype.split(";")[0],
+            filename=attachment["filename"],
+        )
     return message
 
 

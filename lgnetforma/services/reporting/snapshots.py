@@ -113,7 +113,11 @@ def snapshot_data(cycle: Cycle, *, now: datetime) -> dict[str, Any]:
             [*key, *(values[f] for f in FIGURE_FIELDS)] for key, values in sorted(merged.items())
         ]
 
+    from lgnetforma.services.sessions.figures import session_facts  # (it reads reporting)
+
     return {
+        # The live sessions of the cycle and their counts per comune (services/sessions).
+        "sessions": session_facts(cycle),
         "cycle": {
             "code": cycle.code,
             "start_date": cycle.start_date.isoformat(),

@@ -1,0 +1,5 @@
+"""Live sessions, attendance and the personal training record."""
+
+from lgnetforma.web.sessions.routes import bp
+
+__all__ = ["bp"]
