@@ -41,6 +41,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 
+    from lgnetforma.cli_spid import spid_group
+
+    app.cli.add_command(spid_group)
+
 
 def _audit(action: str, **kwargs: object) -> None:
     """An audit event from the command line: no account, no address. The caller commits."""

@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         errors,
         learn,
         public,
+        spid,
         templating,
     )
     from lgnetforma.web.urls import IdConverter
@@ -31,3 +32,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(certificates.bp)
     app.register_blueprint(author.bp)
     app.register_blueprint(coordinate.bp)
+    spid.init_app(app)
