@@ -165,6 +165,9 @@ def _identity_settings() -> dict[str, Any]:
         "SPID_IPA_CODE": env("SPID_IPA_CODE", "").strip(),
         "SPID_CONTACT_EMAIL": env("SPID_CONTACT_EMAIL", "").strip(),
         "SPID_CONTACT_PHONE": env("SPID_CONTACT_PHONE", "").strip(),
+        # For the CIE metadata: the seat's cadastral code (e.g. H501) and province (RM).
+        "SPID_MUNICIPALITY": env("SPID_MUNICIPALITY", "").strip(),
+        "SPID_PROVINCE": env("SPID_PROVINCE", "").strip(),
         "CIE_IDP_ENTITY_ID": env(
             "CIE_IDP_ENTITY_ID",
             "https://idserver.servizicie.interno.gov.it/idp/profile/SAML2/POST/SSO",

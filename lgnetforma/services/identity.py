@@ -15,7 +15,7 @@ import base64
 import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,12 @@ from lgnetforma.services.fiscal_code import check_fiscal_code
 from lgnetforma.services.links import absolute_url
 
 SPID_NS = "https://spid.gov.it/saml-extensions"
+CIE_NS = "https://www.cartaidentita.interno.gov.it/saml-extensions"
 LEVELS = {level: f"https://www.spid.gov.it/SpidL{level}" for level in (1, 2, 3)}
 # The attributes asked of the IdP (attribute consuming service 0).
 ATTRIBUTES = ("name", "familyName", "fiscalNumber", "email")
+# CIE's schema allows no email: the same service, described for the CIE federation.
+CIE_ATTRIBUTES = ("name", "familyName", "fiscalNumber", "dateOfBirth")
 KEY_FILE = "sp.key"
 CERT_FILE = "sp.crt"
 
@@ -207,8 +210,9 @@ def cie_entity_id() -> str:
 # --- metadata --------------------------------------------------------------------------
 
 
-def sp_metadata() -> str:
-    """The SP's signed metadata with the SPID extensions for public bodies (Avviso 29 v3)."""
+def sp_metadata(federation: str = "spid") -> str:
+    """The SP's signed metadata: for SPID with the extensions for public bodies (Avviso 29
+    v3), or for the CIE federation ("cie": its own contact and attribute rules)."""
     conf = sp_config()
     config = current_app.config
     descriptor = entity_descriptor(conf)
@@ -216,37 +220,67 @@ def sp_metadata() -> str:
     for index, acs in enumerate(sp.assertion_consumer_service):
         acs.index = str(index)
         acs.is_default = "true" if index == 0 else None
-    sp.attribute_consuming_service[0].index = "0"
     service = sp.attribute_consuming_service[0]
+    service.index = "0"
     service.service_name[0].lang = "it"
     service.service_name[0].text = config.get("SPID_ORG_DISPLAY_NAME") or "LGNetforma"
     service.requested_attribute = [
-        saml2.md.RequestedAttribute(name=name, name_format=NAME_FORMAT_BASIC) for name in ATTRIBUTES
+        saml2.md.RequestedAttribute(name=name, name_format=NAME_FORMAT_BASIC)
+        for name in (CIE_ATTRIBUTES if federation == "cie" else ATTRIBUTES)
     ]
     # Encryption keys are not used; the key serves for signing only.
     sp.key_descriptor = [kd for kd in sp.key_descriptor if kd.use != "encryption"]
     for kd in sp.key_descriptor:
         kd.use = "signing"
     descriptor.extensions = None
-    descriptor.register_prefix({"spid": SPID_NS})
-    contact = saml2.md.ContactPerson(contact_type="other")
-    extensions = saml2.md.Extensions()
-    children = []
-    ipa_code = config.get("SPID_IPA_CODE") or ""
-    if ipa_code:
-        children.append(saml2.ExtensionElement("IPACode", namespace=SPID_NS, text=ipa_code))
-    children.append(saml2.ExtensionElement("Public", namespace=SPID_NS))
-    extensions.extension_elements = children
-    contact.extensions = extensions
-    contact.email_address = [saml2.md.EmailAddress(text=config.get("SPID_CONTACT_EMAIL") or "")]
-    phone = config.get("SPID_CONTACT_PHONE") or ""
-    if phone:
-        contact.telephone_number = [saml2.md.TelephoneNumber(text=phone)]
-    descriptor.contact_person = [contact]
+    descriptor.contact_person = [
+        _cie_contact(config) if federation == "cie" else _spid_contact(config)
+    ]
+    descriptor.register_prefix({"spid": SPID_NS, "cie": CIE_NS})
     _, signed = sign_entity_descriptor(
         descriptor, None, security_context(conf), sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256
     )
     return str(signed)
+
+
+def _extensions(namespace: str, values: list[tuple[str, str | None]]) -> saml2.md.Extensions:
+    extensions = saml2.md.Extensions()
+    extensions.extension_elements = [
+        saml2.ExtensionElement(name, namespace=namespace, text=text) for name, text in values
+    ]
+    return extensions
+
+
+def _spid_contact(config: Any) -> saml2.md.ContactPerson:
+    """Avviso SPID 29 v3: contactType "other", spid:IPACode and spid:Public."""
+    contact = saml2.md.ContactPerson(contact_type="other")
+    values: list[tuple[str, str | None]] = []
+    if config.get("SPID_IPA_CODE"):
+        values.append(("IPACode", config["SPID_IPA_CODE"]))
+    values.append(("Public", None))
+    contact.extensions = _extensions(SPID_NS, values)
+    contact.email_address = [saml2.md.EmailAddress(text=config.get("SPID_CONTACT_EMAIL") or "")]
+    if config.get("SPID_CONTACT_PHONE"):
+        contact.telephone_number = [saml2.md.TelephoneNumber(text=config["SPID_CONTACT_PHONE"])]
+    return contact
+
+
+def _cie_contact(config: Any) -> saml2.md.ContactPerson:
+    """CIE manual: contactType "administrative", cie:Public, IPACode, Municipality, Company."""
+    contact = saml2.md.ContactPerson(contact_type="administrative")
+    values: list[tuple[str, str | None]] = [("Public", None)]
+    if config.get("SPID_IPA_CODE"):
+        values.append(("IPACode", config["SPID_IPA_CODE"]))
+    values.append(("Municipality", config.get("SPID_MUNICIPALITY") or ""))
+    if config.get("SPID_PROVINCE"):
+        values.append(("Province", config["SPID_PROVINCE"]))
+    values.append(("Country", "IT"))
+    contact.extensions = _extensions(CIE_NS, values)
+    contact.company = saml2.md.Company(text=config.get("SPID_ORG_NAME") or "LGNetforma")
+    contact.email_address = [saml2.md.EmailAddress(text=config.get("SPID_CONTACT_EMAIL") or "")]
+    if config.get("SPID_CONTACT_PHONE"):
+        contact.telephone_number = [saml2.md.TelephoneNumber(text=config["SPID_CONTACT_PHONE"])]
+    return contact
 
 
 # --- the request -----------------------------------------------------------------------
@@ -362,10 +396,56 @@ def finish_login(saml_response: str) -> tuple[Identity, SamlRequest]:
     return identity, sent
 
 
+def _instant(value: str | None) -> datetime | None:
+    """A SAML xs:dateTime ("2026-12-01T15:00:00Z", fractions allowed) or None."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _spid_rules(parsed: Any, sent: SamlRequest) -> None:
+    """What the SPID technical rules add to SAML's own checks (pysaml2 did those)."""
+    response, assertion = parsed.response, parsed.assertion
+    if response.issuer is not None and response.issuer.format not in (None, NAMEID_FORMAT_ENTITY):
+        raise SpidError("Response Issuer Format is not entity")
+    if assertion.version != "2.0":
+        raise SpidError("Assertion Version is not 2.0")
+    skew = timedelta(seconds=int(current_app.config.get("SAML_CLOCK_SKEW_SECONDS", 60)))
+    issued = _instant(assertion.issue_instant)
+    if issued is None or issued < sent.created_at - skew or issued > utcnow() + skew:
+        raise SpidError("Assertion IssueInstant outside the request's lifetime")
+    if assertion.issuer is None or assertion.issuer.format != NAMEID_FORMAT_ENTITY:
+        raise SpidError("Assertion Issuer Format is not entity")
+    if (assertion.issuer.text or "").strip() != sent.idp_entity_id:
+        raise SpidError("assertion issuer is not the IdP asked")
+    name_id = assertion.subject.name_id if assertion.subject is not None else None
+    if name_id is None or not (name_id.text or "").strip():
+        raise SpidError("NameID missing")
+    if name_id.format != NAMEID_FORMAT_TRANSIENT or not name_id.name_qualifier:
+        raise SpidError("NameID Format is not transient or NameQualifier missing")
+    conditions = assertion.conditions
+    if conditions is None or not conditions.not_before or not conditions.not_on_or_after:
+        raise SpidError("Conditions, NotBefore or NotOnOrAfter missing")
+    audiences = [
+        (audience.text or "").strip()
+        for restriction in conditions.audience_restriction
+        for audience in restriction.audience
+    ]
+    if entity_id() not in audiences:
+        raise SpidError("AudienceRestriction does not name this service provider")
+    for confirmation in assertion.subject.subject_confirmation:
+        data = confirmation.subject_confirmation_data
+        if data is None or not data.not_on_or_after:
+            raise SpidError("SubjectConfirmationData NotOnOrAfter missing")
+
+
 def _identity(parsed: Any, sent: SamlRequest, acs: str) -> Identity:
     assertion = parsed.assertion
-    if assertion.issuer is None or (assertion.issuer.text or "").strip() != sent.idp_entity_id:
-        raise SpidError("assertion issuer is not the IdP asked")
+    _spid_rules(parsed, sent)
     confirmations = assertion.subject.subject_confirmation if assertion.subject else []
     if not confirmations or any(
         c.subject_confirmation_data is None

@@ -48,6 +48,13 @@ def metadata() -> Response:
     return Response(identity.sp_metadata(), mimetype="application/samlmetadata+xml")
 
 
+@bp.get("/metadata/cie")
+def metadata_cie() -> Response:
+    """The same service provider described for the CIE federation (its own schema)."""
+    _require_configured()
+    return Response(identity.sp_metadata("cie"), mimetype="application/samlmetadata+xml")
+
+
 @bp.get("/login")
 def login() -> Response:
     _require_configured()
