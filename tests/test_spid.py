@@ -343,3 +343,57 @@ def test_unknown_request_and_low_level_refused(spid_app: Any) -> None:
     request_id, _ = _start(client, spid_app)
     _refused(client, _respond(spid_app, request_id, level=1), "below SpidL2")
     _refused(client, "not base64 at all <", "unreadable")
+
+
+def test_fiscal_code_check_character() -> None:
+    from lgnetforma.services.errors import ServiceError
+    from lgnetforma.services.fiscal_code import check_fiscal_code, mask
+
+    assert check_fiscal_code("tinit-rssmra80a41h501y") == "RSSMRA80A41H501Y"
+    assert check_fiscal_code("MRTMTT25D09F205Z") == "MRTMTT25D09F205Z"
+    assert check_fiscal_code("MRTMTT25D09F2LRF") == "MRTMTT25D09F2LRF"  # omocodia
+    with pytest.raises(ServiceError, match="dovrebbe essere Z"):
+        check_fiscal_code("MRTMTT25D09F205A")
+    with pytest.raises(ServiceError, match="16 caratteri"):
+        check_fiscal_code("MRTMTT25D09")
+    with pytest.raises(ServiceError, match="forma"):
+        check_fiscal_code("1234567890123456")
+    assert mask("RSSMRA80A41H501Y") == "************501Y"
+
+
+def test_spid_only_for_operators(spid_app: Any, make_user: Any) -> None:
+    operator = make_user("operator")
+    coordinator = make_user("coordinator")
+    spid_app.config["SPID_ONLY_FOR_OPERATORS"] = True
+    client = spid_app.test_client()
+    data = {
+        "email": operator["email"],
+        "password": PASSWORD,
+        "csrf_token": csrf_token(client, "/accesso"),
+    }
+    page = client.post("/accesso", data=data)
+    assert page.status_code == 200 and "entrano con SPID o CIE" in page.get_data(as_text=True)
+    login(client, coordinator)  # staff keep their passwords
+
+
+def test_deleting_account_forgets_fiscal_code(spid_app: Any) -> None:
+    from lgnetforma.extensions import db
+    from lgnetforma.models import SamlRequest, User
+    from lgnetforma.services.personal_data import delete_account, export_data
+
+    client = spid_app.test_client()
+    request_id, _ = _start(client, spid_app)
+    client.post("/spid/acs", data={"SAMLResponse": _respond(spid_app, request_id)})
+    token = csrf_token(client, "/spid/completa")
+    client.post(
+        "/spid/completa",
+        data={"csrf_token": token, "email": "m@example.it", "comune": "058091", "privacy": "y"},
+    )
+    with spid_app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(fiscal_code="RSSMRA80A41H501Y"))
+        assert export_data(user)["account"]["fiscal_code"] == "RSSMRA80A41H501Y"
+        assert not user.is_confirmed  # another address than the asserted one: confirmed by mail
+        delete_account(user)
+        db.session.commit()
+        assert user.fiscal_code is None
+        assert db.session.scalar(db.select(SamlRequest).filter_by(user_id=user.id)) is None

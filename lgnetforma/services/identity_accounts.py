@@ -17,6 +17,20 @@ def user_by_fiscal_code(code: str) -> User | None:
     return db.session.scalar(select(User).where(User.fiscal_code == check_fiscal_code(code)))
 
 
+def password_login_allowed(user: User) -> bool:
+    """False for an operator when SPID_ONLY_FOR_OPERATORS is set and SPID/CIE is offered:
+    operators then enter only with their digital identity; staff keep their passwords."""
+    from flask import current_app
+
+    from lgnetforma.services import identity
+
+    return not (
+        current_app.config.get("SPID_ONLY_FOR_OPERATORS")
+        and user.role == Role.OPERATOR
+        and identity.configured()
+    )
+
+
 def refresh_from_identity(user: User, identity: Identity) -> None:
     """The name as the IdP asserted it: what certificates issued from now on show."""
     if identity.full_name and user.full_name != identity.full_name[:200]:

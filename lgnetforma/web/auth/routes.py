@@ -28,6 +28,7 @@ from lgnetforma.services import accounts
 from lgnetforma.services.audit import typed_email
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.identity_accounts import password_login_allowed
 from lgnetforma.services.links import absolute_url
 from lgnetforma.services.mail import send_mail
 from lgnetforma.services.personal_data import delete_account, export_data
@@ -236,6 +237,10 @@ def login() -> str | Response:
         if user is None or not user.is_active:
             _failed_login(email, (per_ip, per_account_ip, per_account))
             form.form_errors.append(_("Email o password non corretti."))
+        elif not password_login_allowed(user):
+            form.form_errors.append(
+                _("Gli operatori entrano con SPID o CIE: usa i pulsanti qui sopra.")
+            )
         elif not user.is_confirmed:
             delivered = _send_confirmation(user)
             form.form_errors.append(
