@@ -7,6 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from lgnetforma.web import (
+        accessibility,
         admin,
         assets,
         auth,
@@ -33,3 +34,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(author.bp)
     app.register_blueprint(coordinate.bp)
     spid.init_app(app)
+    app.register_blueprint(accessibility.bp)
