@@ -397,3 +397,29 @@ def test_deleting_account_forgets_fiscal_code(spid_app: Any) -> None:
         db.session.commit()
         assert user.fiscal_code is None
         assert db.session.scalar(db.select(SamlRequest).filter_by(user_id=user.id)) is None
+
+
+def test_development_test_idp_pages_log_in(spid_app: Any) -> None:
+    """What `make run` shows: the button, the test IdP's pages, back to the service."""
+    import html
+    import re
+
+    client = spid_app.test_client()
+    login_page = client.get("/accesso").get_data(as_text=True)
+    start = html.unescape(re.search(r'href="(/spid/login\?[^"]+)"', login_page).group(1))
+    location = urlsplit(client.get(start).headers["Location"])
+    idp_page = client.get(f"{location.path}?{location.query}")  # the test client's host
+    assert idp_page.status_code == 200, idp_page.get_data(as_text=True)[:500]
+    page = idp_page.get_data(as_text=True)
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', page))
+    fields["name"] = "Luca"
+    posted = client.post("/spid/test-idp/sso", data=fields).get_data(as_text=True)
+    saml_response = re.search(r'name="SAMLResponse" value="([^"]+)"', posted).group(1)
+    response = client.post("/spid/acs", data={"SAMLResponse": saml_response})
+    assert response.headers["Location"].endswith("/spid/completa")
+    assert "Luca Rossi" in client.get("/spid/completa").get_data(as_text=True)
+
+
+def test_test_idp_is_never_in_production(production_app: Any) -> None:
+    production_app.config["SPID_TEST_IDP"] = True
+    assert production_app.test_client().get("/spid/test-idp/metadata").status_code == 404
