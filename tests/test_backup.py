@@ -156,7 +156,7 @@ def test_sqlite_to_postgresql_and_back(sqlite_template, new_postgres, tmp_path):
     assert expected["rows", "user_account"] > 3_000
     assert expected["rows", "cycle_snapshot"] == expected["rows", "media_file"] == 1
     manifest = _manifest(tmp_path / "a.zip")
-    assert manifest["dialect"] == "sqlite" and manifest["alembic_revision"] == "0006_pipeline"
+    assert manifest["dialect"] == "sqlite" and manifest["alembic_revision"] == "0007_spid"
     assert [t["name"] for t in manifest["tables"]] == [t.name for t in db.metadata.sorted_tables]
 
     # On a migrated PostgreSQL database (which holds the cycle the migrations create).
@@ -353,7 +353,7 @@ def test_restore_refuses_a_database_that_is_not_empty(app, tmp_path):
         before = _counts(target)
         result = target.test_cli_runner().invoke(args=["restore", str(archive)])
         assert result.exit_code == 1
-        assert "alla revisione 0003_coordination, l'archivio alla 0006_pipeline" in result.output
+        assert "alla revisione 0003_coordination, l'archivio alla 0007_spid" in result.output
         assert _counts(target) == before
 
 
