@@ -53,6 +53,11 @@ ACTIONS: dict[str, Any] = {
     "cycle.closed": _l("Ciclo chiuso"),
     "backup.created": _l("Backup del database"),
     "backup.restored": _l("Ripristino del database"),
+    "spid.refused": _l("Risposta SPID/CIE rifiutata"),
+    "spid.linked": _l("SPID/CIE collegato all'account"),
+    "account.created_spid": _l("Account creato con SPID/CIE"),
+    "logout.spid": _l("Uscita chiesta dal gestore di identità"),
+    "accessibility.feedback": _l("Segnalazione di accessibilità inviata"),
 }
 
 # Column sizes of the table (migration 0004) and caps for what goes in ``details``.
