@@ -93,6 +93,7 @@ ACCESS: dict[str, str | set[str]] = {
     "spid.slo": PUBLIC,
     "spid.complete": PUBLIC,
     "spid.link": LOGGED_IN,
+    "spid.delete": LOGGED_IN,
     "spid_test_idp.metadata": PUBLIC,
     "spid_test_idp.sso": PUBLIC,
     "spid_test_idp.slo": PUBLIC,

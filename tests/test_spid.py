@@ -423,3 +423,47 @@ def test_development_test_idp_pages_log_in(spid_app: Any) -> None:
 def test_test_idp_is_never_in_production(production_app: Any) -> None:
     production_app.config["SPID_TEST_IDP"] = True
     assert production_app.test_client().get("/spid/test-idp/metadata").status_code == 404
+
+
+def test_an_account_without_password_is_deleted_after_spid(spid_app: Any) -> None:
+    from lgnetforma.extensions import db
+    from lgnetforma.models import User
+
+    client = spid_app.test_client()
+    request_id, _ = _start(client, spid_app)
+    client.post("/spid/acs", data={"SAMLResponse": _respond(spid_app, request_id)})
+    token = csrf_token(client, "/spid/completa")
+    client.post(
+        "/spid/completa",
+        data={"csrf_token": token, "email": "m@example.it", "comune": "058091", "privacy": "y"},
+    )
+    profile = client.get("/profilo").get_data(as_text=True)
+    assert "non ha una password" in profile and "Conferma con SPID o CIE" in profile
+    token = csrf_token(client, "/profilo")
+    started = client.post(
+        "/spid/elimina", data={"csrf_token": token, "idp": _idp_entity(spid_app), "confirm": "y"}
+    )
+    query = {k: v[0] for k, v in parse_qs(urlsplit(started.headers["Location"]).query).items()}
+    request_id = etree.fromstring(_inflate(query["SAMLRequest"])).get("ID")
+    # Somebody else's identity cannot delete the account.
+    other = {**_demo_person(), "fiscalNumber": "TINIT-MRTMTT25D09F205Z"}
+    refused = client.post(
+        "/spid/acs", data={"SAMLResponse": _respond(spid_app, request_id, person=other)}
+    )
+    assert refused.status_code == 403
+    started = client.post(
+        "/spid/elimina", data={"csrf_token": token, "idp": _idp_entity(spid_app), "confirm": "y"}
+    )
+    query = {k: v[0] for k, v in parse_qs(urlsplit(started.headers["Location"]).query).items()}
+    request_id = etree.fromstring(_inflate(query["SAMLRequest"])).get("ID")
+    done = client.post("/spid/acs", data={"SAMLResponse": _respond(spid_app, request_id)})
+    assert done.status_code == 302
+    with spid_app.app_context():
+        assert db.session.scalar(db.select(User).filter_by(fiscal_code="RSSMRA80A41H501Y")) is None
+    assert client.get("/profilo").status_code == 302
+
+
+def _demo_person() -> dict[str, str]:
+    from lgnetforma.services.test_idp import DEMO_PERSON
+
+    return dict(DEMO_PERSON)

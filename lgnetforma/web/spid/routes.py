@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.xmldsig import SIG_RSA_SHA256
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from lgnetforma.services import accounts, identity
 from lgnetforma.services import identity_accounts as people
 from lgnetforma.services.cycles import current_cycle
 from lgnetforma.services.errors import ServiceError
+from lgnetforma.services.personal_data import delete_account
 from lgnetforma.services.registry import eligible_comuni
 from lgnetforma.web.audit import audit
 from lgnetforma.web.spid.forms import CompletionForm, LinkForm
@@ -95,6 +96,25 @@ def link() -> str | Response:
     return redirect(url_for("auth.profile", _anchor="spid"))
 
 
+@bp.post("/elimina")
+@login_required
+def delete() -> Response:
+    """Deleting an account without a password: the person proves it is them with SPID/CIE."""
+    _require_configured()
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    if request.form.get("confirm") != "y" or not user.fiscal_code:
+        flash(_("Conferma di aver capito che l'account sarà cancellato."), "danger")
+        return redirect(url_for("auth.profile"))
+    try:
+        location = identity.start_login(
+            request.form.get("idp", ""), purpose="delete", user_id=user.id
+        )
+    except ServiceError as error:
+        flash(str(error), "danger")
+        return redirect(url_for("auth.profile"))
+    return redirect(location)
+
+
 @bp.post("/acs")
 @csrf.exempt  # posted by the IdP; the signed, stored-request checks take CSRF's place
 def acs() -> str | Response:
@@ -109,6 +129,8 @@ def acs() -> str | Response:
         db.session.commit()
         current_app.logger.warning("SPID response refused: %s", error.reason)
         return render_template("spid/refused.html", message=str(error)), 403
+    if sent.purpose == "delete":
+        return _delete_confirmed(sent, person)
     if sent.purpose == "link":
         user = db.session.get(User, sent.user_id) if sent.user_id else None
         if user is None or not user.is_active:
@@ -139,6 +161,28 @@ def acs() -> str | Response:
     _start_session(user, remember=False)
     flash(_("Benvenuto, %(name)s.", name=user.full_name), "success")
     return redirect(safe_next_url(sent.next_url))
+
+
+def _delete_confirmed(sent: SamlRequest, person: identity.Identity) -> Response:
+    user = db.session.get(User, sent.user_id) if sent.user_id else None
+    if user is None or user.fiscal_code != person.fiscal_code:
+        return render_template(
+            "spid/refused.html",
+            message=_("L'identità digitale non è quella dell'account: nulla è stato cancellato."),
+        ), 403
+    audit(
+        "account.deleted",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        comune_id=user.comune_id,
+    )
+    delete_account(user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("Il tuo account è stato eliminato."), "info")
+    return redirect(url_for("public.home"))
 
 
 def _remember_name_id(sent: SamlRequest, person: identity.Identity, user: User) -> None:
