@@ -467,3 +467,38 @@ def _demo_person() -> dict[str, str]:
     from lgnetforma.services.test_idp import DEMO_PERSON
 
     return dict(DEMO_PERSON)
+
+
+def test_spid_keys_command_writes_a_public_body_certificate(app: Any, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    app.config.update(
+        SPID_KEY_DIR=str(tmp_path / "keys"),
+        SPID_ENTITY_ID="https://formazione.example.gov.it/spid/metadata",
+        SPID_IPA_CODE="m_it",
+        SPID_ORG_NAME="Ministero dell'Interno",
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["spid", "keys", "--days", "365"]).exit_code == 0
+    cert = x509.load_pem_x509_certificate((tmp_path / "keys" / "sp.crt").read_bytes())
+    subject = cert.subject
+    assert (
+        subject.get_attributes_for_oid(x509.ObjectIdentifier("2.5.4.97"))[0].value == "PA:IT-m_it"
+    )
+    assert (
+        subject.get_attributes_for_oid(x509.ObjectIdentifier("2.5.4.83"))[0].value
+        == "https://formazione.example.gov.it/spid/metadata"
+    )
+    assert subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "IT"
+    policies = {
+        p.policy_identifier.dotted_string
+        for p in cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    }
+    assert {"1.3.76.16.6", "1.3.76.16.4.2.1"} <= policies
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature and not usage.value.key_encipherment
+    assert (tmp_path / "keys" / "sp.key").stat().st_mode & 0o077 == 0
+    # Never overwritten.
+    again = runner.invoke(args=["spid", "keys"])
+    assert again.exit_code == 1 and "non le sovrascrivo" in again.output
