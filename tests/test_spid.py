@@ -502,3 +502,50 @@ def test_spid_keys_command_writes_a_public_body_certificate(app: Any, tmp_path: 
     # Never overwritten.
     again = runner.invoke(args=["spid", "keys"])
     assert again.exit_code == 1 and "non le sovrascrivo" in again.output
+
+
+def test_single_logout_from_the_idp_ends_the_sessions(spid_app: Any) -> None:
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.saml import NAMEID_FORMAT_TRANSIENT, NameID
+    from saml2.xmldsig import SIG_RSA_SHA256
+
+    from lgnetforma.services import identity, test_idp
+    from lgnetforma.services.links import absolute_url
+
+    client = spid_app.test_client()
+    request_id, _ = _start(client, spid_app)
+    client.post("/spid/acs", data={"SAMLResponse": _respond(spid_app, request_id)})
+    token = csrf_token(client, "/spid/completa")
+    client.post(
+        "/spid/completa",
+        data={"csrf_token": token, "email": "m@example.it", "comune": "058091", "privacy": "y"},
+    )
+    assert client.get("/profilo").status_code == 200
+    with spid_app.test_request_context():
+        idp = test_idp.server()
+        name_id = NameID(
+            format=NAMEID_FORMAT_TRANSIENT,
+            name_qualifier=idp.config.entityid,
+            text="_" + base64.b16encode(request_id.encode()).decode()[:30],
+        )
+        slo = absolute_url("spid.slo")
+        _, logout = idp.create_logout_request(slo, identity.entity_id(), name_id=name_id)
+        info = idp.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(logout),
+            slo,
+            relay_state="r",
+            sign=True,
+            sigalg=SIG_RSA_SHA256,
+        )
+    location = urlsplit(dict(info["headers"])["Location"])
+    other_browser = spid_app.test_client()
+    answer = other_browser.get(f"{location.path}?{location.query}")
+    assert answer.status_code == 302 and "SAMLResponse" in answer.headers["Location"]
+    assert client.get("/profilo").status_code == 302  # every session of that person ended
+    # An unsigned logout request, or one whose signature does not match, is refused.
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    forged = {**query, "RelayState": "other"}
+    assert other_browser.get("/spid/slo", query_string=forged).status_code == 403
+    query.pop("Signature")
+    assert other_browser.get("/spid/slo", query_string=query).status_code == 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -19,6 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.sigver import verify_redirect_signature
 from saml2.xmldsig import SIG_RSA_SHA256
 from sqlalchemy import select
 
@@ -254,18 +256,16 @@ def slo() -> Response:
         abort(400)
     client = identity.client()
     try:
-        parsed = client.parse_logout_request(
-            message,
-            binding,
-            relay_state=values.get("RelayState"),
-            sigalg=values.get("SigAlg"),
-            signature=values.get("Signature"),
-        )
+        parsed = client.parse_logout_request(message, binding, relay_state=values.get("RelayState"))
+        issuer = parsed.message.issuer.text.strip() if parsed.message.issuer is not None else ""
+        signed = _logout_request_signed(client, binding, values, parsed, issuer)
     except Exception as error:  # noqa: BLE001 - anything pysaml2 refuses
         current_app.logger.warning("SPID logout request refused: %s", error)
         abort(403)
+    if not signed:
+        current_app.logger.warning("SPID logout request refused: signature not verified")
+        abort(403)
     name_id = parsed.message.name_id.text if parsed.message.name_id is not None else ""
-    issuer = parsed.message.issuer.text if parsed.message.issuer is not None else ""
     if name_id:
         for sent in db.session.scalars(
             select(SamlRequest).where(
@@ -291,3 +291,28 @@ def slo() -> Response:
         sigalg=SIG_RSA_SHA256,
     )
     return redirect(dict(info["headers"])["Location"])
+
+
+def _logout_request_signed(
+    client: Any, binding: str, values: Any, parsed: Any, issuer: str
+) -> bool:
+    """An IdP's logout request must be signed by a key in that IdP's trusted metadata:
+    in the query string (HTTP-Redirect) or in the XML (HTTP-POST)."""
+    if issuer not in {idp["entity_id"] for idp in identity.identity_providers()}:
+        return False
+    if binding == BINDING_HTTP_POST:
+        return bool(
+            parsed.message.signature is not None
+            and client.sec.correctly_signed_logout_request(parsed.xmlstr, must=True)
+        )
+    if not (values.get("SigAlg") and values.get("Signature")):
+        return False
+    message = {
+        key: values[key]
+        for key in ("SAMLRequest", "RelayState", "SigAlg", "Signature")
+        if key in values
+    }
+    return any(
+        verify_redirect_signature(message, client.sec.sec_backend, cert)
+        for _name, cert in client.metadata.certs(issuer, "idpsso", "signing")
+    )
