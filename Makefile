@@ -9,20 +9,41 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# AgID's spid-sp-test pins packaging==21.2, which pytest cannot share: its own virtualenv.
+SPID_SP_TEST_VENV ?= .venv-spid-sp-test
+SPID_SP_TEST_VERSION ?= 1.2.18
+# Debian packages the app needs: xmlsec1 signs and checks SPID/CIE's SAML messages.
+SYSTEM_PACKAGES ?= xmlsec1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run install install-test assets translations demo test check lint format bench clean
+.PHONY: run install install-test assets translations demo test check lint format bench clean system spid-dev
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-install: $(BIN)/activate
+# System packages from Debian, installed when missing (apt-get, as root or through sudo).
+system:
+	@command -v xmlsec1 >/dev/null 2>&1 || { \
+	    echo "Installing $(SYSTEM_PACKAGES) (Debian)…"; \
+	    $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(SYSTEM_PACKAGES); }
+
+install: system $(BIN)/activate
 	$(PY) -m pip install --quiet -e .
 	$(MAKE) --no-print-directory translations
 
-install-test: $(BIN)/activate
+install-test: system $(BIN)/activate $(SPID_SP_TEST_VENV)/bin/spid_sp_test
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(MAKE) --no-print-directory translations
+
+$(SPID_SP_TEST_VENV)/bin/spid_sp_test:
+	$(PYTHON) -m venv $(SPID_SP_TEST_VENV)
+	$(SPID_SP_TEST_VENV)/bin/python -m pip install --quiet "spid-sp-test==$(SPID_SP_TEST_VERSION)"
+
+# Development only: SPID/CIE through the test IdP (SP keys made if missing, IdP trusted).
+spid-dev:
+	SPID_TEST_IDP=1 $(BIN)/lgnetforma spid test-idp
 
 # Front-end assets from npm, copied into the git-ignored static/vendor/ (no CDN).
 assets:
@@ -57,13 +78,14 @@ demo: install assets
 	$(BIN)/lgnetforma comuni import
 	$(BIN)/lgnetforma courses import
 	$(BIN)/lgnetforma demo create
+	$(MAKE) --no-print-directory spid-dev
 
 # The web server and the worker (mail, scheduled jobs) together; Ctrl-C stops both. In
 # development the worker prints each mail here, and /sviluppo/posta lists them.
 run: demo
 	@trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/lgnetforma worker & worker=$$!; \
-	$(BIN)/lgnetforma run --host $(HOST) --port $(PORT)
+	SPID_TEST_IDP=1 $(BIN)/lgnetforma run --host $(HOST) --port $(PORT)
 
 test: install-test assets
 	$(BIN)/ruff check .
@@ -101,4 +123,4 @@ bench: $(BIN)/activate assets
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance
+	rm -rf $(VENV) $(SPID_SP_TEST_VENV) node_modules static/vendor instance

@@ -175,6 +175,41 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", default=5),
         "DATABASE_MAX_OVERFLOW": _int("DATABASE_MAX_OVERFLOW", default=10),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        **_identity_settings(),
+    }
+
+
+def _identity_settings() -> dict[str, Any]:
+    """SPID/CIE, and the people and addresses the PA's notices name (see README)."""
+    env = os.environ.get
+    return {
+        # SPID and CIE stay off until SPID_ENTITY_ID is set (or, in development only,
+        # SPID_TEST_IDP=1, which `make run` sets) and the keys and IdP metadata exist.
+        "SPID_ENTITY_ID": env("SPID_ENTITY_ID", "").strip(),
+        "SPID_KEY_DIR": env("SPID_KEY_DIR", "").strip(),
+        "SPID_IDP_METADATA_DIR": env("SPID_IDP_METADATA_DIR", "").strip(),
+        "SPID_LEVEL": _int("SPID_LEVEL", default=2),
+        "SPID_ORG_NAME": env("SPID_ORG_NAME", "").strip(),
+        "SPID_ORG_DISPLAY_NAME": env("SPID_ORG_DISPLAY_NAME", "").strip(),
+        "SPID_ORG_URL": env("SPID_ORG_URL", "").strip(),
+        "SPID_IPA_CODE": env("SPID_IPA_CODE", "").strip(),
+        "SPID_CONTACT_EMAIL": env("SPID_CONTACT_EMAIL", "").strip(),
+        "SPID_CONTACT_PHONE": env("SPID_CONTACT_PHONE", "").strip(),
+        # For the CIE metadata: the seat's cadastral code (e.g. H501) and province (RM).
+        "SPID_MUNICIPALITY": env("SPID_MUNICIPALITY", "").strip(),
+        "SPID_PROVINCE": env("SPID_PROVINCE", "").strip(),
+        "CIE_IDP_ENTITY_ID": env(
+            "CIE_IDP_ENTITY_ID",
+            "https://idserver.servizicie.interno.gov.it/idp/profile/SAML2/POST/SSO",
+        ).strip(),
+        "SPID_TEST_IDP": _bool(env("SPID_TEST_IDP")),
+        "SAML_REQUEST_MAX_AGE_SECONDS": _int("SAML_REQUEST_MAX_AGE_SECONDS", default=900),
+        # Operators may then enter only with SPID/CIE; staff keep their passwords.
+        "SPID_ONLY_FOR_OPERATORS": _bool(env("SPID_ONLY_FOR_OPERATORS")),
+        "ACCESSIBILITY_DECLARATION_URL": env("ACCESSIBILITY_DECLARATION_URL", "").strip(),
+        "ACCESSIBILITY_CONTACT_EMAIL": env("ACCESSIBILITY_CONTACT_EMAIL", "").strip(),
+        "PRIVACY_CONTROLLER": env("PRIVACY_CONTROLLER", "").strip(),
+        "PRIVACY_DPO_EMAIL": env("PRIVACY_DPO_EMAIL", "").strip(),
     }
 
 

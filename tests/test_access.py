@@ -115,7 +115,23 @@ ACCESS: dict[str, str | set[str]] = {
     "sessions.figures_export": {"coordinator", "admin"},
     "api.sessions": TOKEN,
     "api.operator_record": TOKEN,
+    # SPID/CIE (404 until configured) and the development test IdP (404 unless enabled).
+    "spid.metadata": PUBLIC,
+    "spid.metadata_cie": PUBLIC,
+    "spid.login": PUBLIC,
+    "spid.acs": PUBLIC,
+    "spid.slo": PUBLIC,
+    "spid.complete": PUBLIC,
+    "spid.link": LOGGED_IN,
+    "spid.delete": LOGGED_IN,
+    "spid_test_idp.metadata": PUBLIC,
+    "spid_test_idp.sso": PUBLIC,
+    "spid_test_idp.slo": PUBLIC,
+    "accessibility.feedback": PUBLIC,
 }
+# Posted by identity providers from their own site: no CSRF token can be there. What protects
+# them is the signed, stored-request checks (tests/test_spid.py).
+CSRF_EXEMPT = {"spid.acs", "spid.slo"}
 
 SAMPLE_ARGS = {
     "integer": 1,

@@ -21,8 +21,8 @@ def backup_command(file: Path) -> None:
     """Scrive in FILE un archivio portabile (ZIP) di tutto il database."""
     import time
 
-    from lgnetforma.services.platform.backup import backup
     from lgnetforma.services.platform.archive import BackupError
+    from lgnetforma.services.platform.backup import backup
 
     started = time.perf_counter()
     try:
@@ -56,8 +56,8 @@ def restore_command(file: Path, unsigned: bool) -> None:
     """Ripristina l'archivio FILE su un database vuoto (SQLite o PostgreSQL)."""
     import time
 
-    from lgnetforma.services.platform.restore import restore
     from lgnetforma.services.platform.archive import BackupError
+    from lgnetforma.services.platform.restore import restore
 
     started = time.perf_counter()
     if unsigned:

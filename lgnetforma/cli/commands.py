@@ -11,6 +11,7 @@ from lgnetforma.cli.cycles import cycles_group
 from lgnetforma.cli.demo import demo_group
 from lgnetforma.cli.reports import reports_group
 from lgnetforma.cli.seed import seed_group
+from lgnetforma.cli.spid import spid_group
 from lgnetforma.cli.tokens import tokens_group
 from lgnetforma.cli.users import users_group
 from lgnetforma.cli.worker import jobs_group, worker_command
@@ -29,3 +30,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(cycles_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(spid_group)

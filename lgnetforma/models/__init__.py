@@ -4,6 +4,7 @@ from lgnetforma.models.base import utcnow
 from lgnetforma.models.catalogue import Course, CourseVersion, MediaFile, Module, ModuleVersion
 from lgnetforma.models.coordination import ApiToken, BulkUpload, Reminder
 from lgnetforma.models.cycles import Cycle
+from lgnetforma.models.identity import SamlRequest
 from lgnetforma.models.learning import (
     AttemptGrant,
     Certificate,
@@ -67,6 +68,7 @@ __all__ = [
     "ReportMonthTally",
     "ReportTally",
     "Role",
+    "SamlRequest",
     "User",
     "utcnow",
 ]

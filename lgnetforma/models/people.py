@@ -34,6 +34,9 @@ class User(UserMixin, db.Model):
     # Stored normalised (trimmed, lower case), so uniqueness ignores case.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
+    # Italian fiscal code, checked (services.fiscal_code); set by a SPID/CIE login or link.
+    # Shown in full only to its owner and to administrators.
+    fiscal_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default=Role.OPERATOR, index=True)
     # Operators belong to a comune.

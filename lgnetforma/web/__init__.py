@@ -7,6 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from lgnetforma.web import (
+        accessibility,
         admin,
         assets,
         auth,
@@ -18,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
         learn,
         public,
         sessions,
+        spid,
         templating,
     )
     from lgnetforma.web.urls import IdConverter
@@ -36,3 +38,5 @@ def register_blueprints(app: Flask) -> None:
     if devmail.enabled(app.config):
         app.register_blueprint(devmail.bp)
     app.register_blueprint(sessions.bp)
+    spid.init_app(app)
+    app.register_blueprint(accessibility.bp)

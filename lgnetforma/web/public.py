@@ -86,7 +86,9 @@ def _editable_page(name: str) -> str:
             path = folder / filename
             if path.is_file():
                 body = render_markdown(path.read_text(encoding="utf-8")).html
-                return render_template("public/page.html", title=EDITABLE_PAGES[name], body=body)
+                return render_template(
+                    "public/page.html", title=EDITABLE_PAGES[name], body=body, name=name
+                )
     abort(404)
 
 

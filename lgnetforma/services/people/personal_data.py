@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import (
@@ -22,6 +22,7 @@ from lgnetforma.models import (
     ModuleCompletion,
     ModuleVersion,
     QuizAttempt,
+    SamlRequest,
     User,
     utcnow,
 )
@@ -46,6 +47,7 @@ def export_data(user: User) -> dict[str, Any]:
         "account": {
             "email": user.email,
             "full_name": user.full_name,
+            "fiscal_code": user.fiscal_code,
             "role": user.role,
             "comune": {"istat_code": user.comune.istat_code, "name": user.comune.name}
             if user.comune
@@ -195,6 +197,8 @@ def delete_account(user: User) -> None:
         grant.reason = DELETED_REASON
     user.email = f"eliminato-{user.id}@invalid"
     user.full_name = "Account eliminato"
+    user.fiscal_code = None
+    db.session.execute(delete(SamlRequest).where(SamlRequest.user_id == user.id))
     user.password_hash = None
     user.is_active_account = False
     user.is_confirmed = False

@@ -67,6 +67,11 @@ ACTIONS: dict[str, Any] = {
     "session.unregistered": _l("Rinuncia a un incontro"),
     "session.attendance": _l("Presenze di un incontro registrate"),
     "training_statement.downloaded": _l("Dichiarazione della formazione scaricata"),
+    "spid.refused": _l("Risposta SPID/CIE rifiutata"),
+    "spid.linked": _l("SPID/CIE collegato all'account"),
+    "account.created_spid": _l("Account creato con SPID/CIE"),
+    "logout.spid": _l("Uscita chiesta dal gestore di identità"),
+    "accessibility.feedback": _l("Segnalazione di accessibilità inviata"),
 }
 
 # Column sizes of the table (migration 0004) and caps for what goes in ``details``.

@@ -27,6 +27,7 @@ from lgnetforma.extensions import db, limiter
 from lgnetforma.models import User, utcnow
 from lgnetforma.services.coordination.registry import eligible_comuni, find_comune
 from lgnetforma.services.people import accounts
+from lgnetforma.services.people.identity_accounts import password_login_allowed
 from lgnetforma.services.people.personal_data import delete_account, export_data
 from lgnetforma.services.people.tokens import create_token, revoke_token, token_of, tokens_of
 from lgnetforma.services.platform.audit import typed_email
@@ -257,6 +258,10 @@ def login() -> str | Response:
         if user is None or not user.is_active:
             _failed_login(email, (per_ip, per_account_ip, per_account))
             form.form_errors.append(_("Email o password non corretti."))
+        elif not password_login_allowed(user):
+            form.form_errors.append(
+                _("Gli operatori entrano con SPID o CIE: usa i pulsanti qui sopra.")
+            )
         elif not user.is_confirmed:
             form.form_errors.append(
                 _(
