@@ -88,5 +88,12 @@ bench: $(BIN)/activate assets
 	$(MAKE) --no-print-directory translations
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+# Bytes Chromium receives for home, catalogue, course, module and my courses, first load and
+# repeat visit, from gunicorn in production mode on the demo data (see README, "Light pages").
+.PHONY: page-weight
+page-weight: $(BIN)/activate assets
+	$(MAKE) --no-print-directory translations
+	$(PY) bench/page_weight.py
+
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance
