@@ -95,5 +95,13 @@ page-weight: $(BIN)/activate assets
 	$(MAKE) --no-print-directory translations
 	$(PY) bench/page_weight.py
 
+# Lighthouse (npm, pinned in package.json) on home, catalogue, course, module, quiz, my
+# courses and the coordinator dashboard, mobile profile, Debian's Chromium (CHROME_PATH),
+# gunicorn in production mode; writes bench/results/lighthouse.md.
+.PHONY: lighthouse
+lighthouse: $(BIN)/activate assets
+	$(MAKE) --no-print-directory translations
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(PY) bench/lighthouse.py
+
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance
