@@ -84,7 +84,7 @@ def test_operator_enrols_once_and_sees_progress(app, client, login_as, course):
     response = client.post(
         f"{COURSE}/iscrizione", data={"csrf_token": csrf_token(client)}, follow_redirects=True
     )
-    assert "Sei già iscritto" in response.get_data(as_text=True)
+    assert "Iscrizione a questo corso già presente" in response.get_data(as_text=True)
     assert _count(app, Enrolment) == 1
     html = client.get("/i-miei-corsi").get_data(as_text=True)
     assert "Corso di prova sull&#39;accoglienza" in html
@@ -108,7 +108,7 @@ def test_reading_a_module_without_quiz_completes_it(app, client, login_as, cours
     html = client.get(READING).get_data(as_text=True)
     assert "Un modulo senza questionario" in html
     assert _count(app, ModuleCompletion) == 1
-    assert "1 moduli completati su 2" in client.get("/i-miei-corsi").get_data(as_text=True)
+    assert "1 modulo completato su 2" in client.get("/i-miei-corsi").get_data(as_text=True)
 
 
 def test_quiz_pages_never_reveal_the_correct_answers(app, client, login_as, course):
