@@ -5,6 +5,14 @@
   var summary = document.getElementById("error-summary");
   if (summary) {
     summary.focus();
+  } else {
+    // After a submission, focus goes to its confirmation; after a filter or a page change
+    // (a query in the address), to the list of results, whose caption says what it holds.
+    var landing = document.querySelector("[data-flash]") ||
+      (window.location.search && document.querySelector("[data-results]"));
+    if (landing) {
+      landing.focus({ preventScroll: false });
+    }
   }
 
   // The main menu on narrow screens (Bootstrap Italia's markup, our behaviour: its bundle
