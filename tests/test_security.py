@@ -354,3 +354,17 @@ def test_pages_and_text_assets_leave_compressed(client):
         assert plain.headers.get("Content-Encoding") is None
         assert asset.headers.get("Content-Encoding") == "br", path
         assert len(asset.get_data()) < len(plain.get_data()) / 2, path
+
+
+def test_every_icon_the_templates_use_is_in_the_small_sprite():
+    """static/img/icons.svg holds only the icons in use (make icons): a new icon in a
+    template without regenerating it would show nothing."""
+    import re
+
+    from lgnetforma import PROJECT_ROOT
+
+    used = set()
+    for template in (PROJECT_ROOT / "templates").rglob("*.html"):
+        used |= set(re.findall(r"#(it-[a-z0-9-]+)", template.read_text(encoding="utf-8")))
+    sprite = (PROJECT_ROOT / "static" / "img" / "icons.svg").read_text(encoding="utf-8")
+    assert used and used == set(re.findall(r'<symbol id="([^"]+)"', sprite))
