@@ -46,6 +46,12 @@ def test_home_continue_module_quiz_result_next_module_certificate(
     expect(page.get_by_text("Da iniziare")).to_have_count(3)
     page.get_by_role("link", name="Inizia", exact=True).click()
     expect(page.get_by_role("heading", name="Lettura introduttiva", level=1)).to_be_visible()
+    # Printed for offline reading: the text stays, the header, menu and buttons go.
+    page.emulate_media(media="print")
+    expect(page.locator("article.module-body")).to_be_visible()
+    for chrome in ("header", "footer", ".breadcrumb-container", ".module-nav"):
+        expect(page.locator(chrome).first).to_be_hidden()
+    page.emulate_media(media="screen")
 
     # Home: progress and "Continua" to the next module to do.
     page.goto(f"{live_server}/")
