@@ -23,13 +23,15 @@ install-test: $(BIN)/activate
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(MAKE) --no-print-directory translations
 
-# Front-end assets from npm, copied into the git-ignored static/vendor/ (no CDN).
+# Front-end assets from npm, copied into the git-ignored static/vendor/ (no CDN): Bootstrap
+# Italia's CSS and fonts (not its JavaScript: see README, "Phones and slow connections"; its
+# icons are cut into static/img/icons.svg by `make icons`) and Chart.js. npm ci also installs
+# Lighthouse for `make lighthouse`.
 assets:
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf static/vendor
 	mkdir -p static/vendor/bootstrap-italia static/vendor/chart.js
-	cp -r node_modules/bootstrap-italia/dist/css node_modules/bootstrap-italia/dist/js \
-	      node_modules/bootstrap-italia/dist/svg node_modules/bootstrap-italia/dist/fonts \
+	cp -r node_modules/bootstrap-italia/dist/css node_modules/bootstrap-italia/dist/fonts \
 	      static/vendor/bootstrap-italia/
 	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.js/
 
