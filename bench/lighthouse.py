@@ -54,14 +54,15 @@ def session_cookies(base: str) -> tuple[dict[str, str], str]:
                 page.get_by_role("button", name="Iscriviti al corso").click()
                 links = page.locator("main ol a[href^='/corsi/']")
                 module = links.first.get_attribute("href")
-                quiz_module = None
+                quiz_module = diagram = None
                 for href in links.evaluate_all("(links) => links.map((a) => a.href)"):
                     page.goto(href)
                     quiz = page.get_by_role("link", name="Compila il questionario")
-                    if quiz.count():
+                    if quiz.count() and quiz_module is None:
                         quiz_module = quiz.first.get_attribute("href")
-                        break
-                paths.update(course=course, module=module, quiz=quiz_module)
+                    if page.locator("article img").count() and diagram is None:
+                        diagram = href.removeprefix(base)
+                paths.update(course=course, module=module, quiz=quiz_module, diagram=diagram)
             cookies[who[0]] = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
             context.close()
         browser.close()
@@ -70,6 +71,7 @@ def session_cookies(base: str) -> tuple[dict[str, str], str]:
         "catalogue": ("/corsi", None),
         "course": (paths["course"], cookies[OPERATOR[0]]),
         "module": (paths["module"], cookies[OPERATOR[0]]),
+        "module with a diagram": (paths["diagram"], cookies[OPERATOR[0]]),
         "quiz": (paths["quiz"], cookies[OPERATOR[0]]),
         "my courses": ("/i-miei-corsi", cookies[OPERATOR[0]]),
         "coordinator dashboard": ("/coordinamento/monitoraggio", cookies[COORDINATOR[0]]),

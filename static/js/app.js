@@ -33,9 +33,17 @@
   function isOpen() {
     return menu.classList.contains("expanded");
   }
+  // While the menu covers the page, the rest is out of reach for screen readers too.
+  function setBehind(inert) {
+    Array.prototype.forEach.call(
+      document.querySelectorAll(".skiplinks, .it-header-slim-wrapper, .it-header-center-wrapper, main, footer"),
+      function (element) { element.inert = inert; }
+    );
+  }
   function open() {
     menu.classList.add("expanded");
     toggler.setAttribute("aria-expanded", "true");
+    setBehind(true);
     var items = focusables();
     var first = menu.querySelector(".navbar-nav a[href]") || items[0];
     if (first) {
@@ -45,6 +53,7 @@
   function close() {
     menu.classList.remove("expanded");
     toggler.setAttribute("aria-expanded", "false");
+    setBehind(false);
     toggler.focus();
   }
   toggler.addEventListener("click", function () {
@@ -84,6 +93,7 @@
     if (query.matches && isOpen()) {
       menu.classList.remove("expanded");
       toggler.setAttribute("aria-expanded", "false");
+      setBehind(false);
     }
   });
 })();

@@ -152,10 +152,12 @@ def _menu_works(page: Any, logged_in: bool) -> None:
         expect(menu.get_by_role("button", name="Esci")).to_be_visible()
         expect(menu.get_by_role("link", name="Profilo")).to_be_visible()
     expect(menu.get_by_role("button", name="English")).to_be_visible()
+    expect(page.locator("main")).to_have_js_property("inert", True)  # the page behind
     page.keyboard.press("Escape")
     expect(toggler).to_have_attribute("aria-expanded", "false")
     expect(toggler).to_be_focused()
     expect(menu.get_by_role("link", name="Home")).to_be_hidden()
+    expect(page.locator("main")).to_have_js_property("inert", False)
 
 
 def test_every_page_fits_a_phone(page, live_server, people, browser_login):
