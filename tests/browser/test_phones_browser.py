@@ -5,10 +5,12 @@ test on any console error or CSP violation)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -19,6 +21,7 @@ from tests.factories.courses import CORRECT, import_courses, write_course
 
 WIDTHS = (320, 360, 390, 414)
 COURSE = "/corsi/corso-prova"
+FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
 # After a resize, two frames: charts and other observers of the size redraw first.
 OVERFLOW = """async () => {
   await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
@@ -133,6 +136,10 @@ def _fits(page: Any, url: str) -> None:
     page.goto(url)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 800})
+        # Charts redraw at the new size on their own schedule: give them a moment (if the
+        # page never fits, the measure below says what is too wide).
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(FITS, timeout=3000)
         measure = page.evaluate(OVERFLOW)
         assert measure["scroll"] <= measure["inner"], (url, width, measure)
 
