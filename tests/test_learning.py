@@ -154,6 +154,7 @@ def test_fail_retry_pass_completes_the_course_and_issues_a_certificate(
     pdf = client.get(f"/attestati/{completion_id}.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert code.encode() in pdf.data  # the code is printed (invariant, uncompressed text)
+    assert b"/Lang (it-IT)" in pdf.data  # its language, for screen readers (issue 13)
     again = client.get(f"/attestati/{completion_id}.pdf")
     assert again.data == pdf.data  # same certificate, same code, same bytes
 
