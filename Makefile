@@ -103,7 +103,7 @@ bench: $(BIN)/activate assets
 # Bytes Chromium receives for home, catalogue, course, module and my courses, first load and
 # repeat visit, from gunicorn in production mode on the demo data (see README, "Light pages").
 .PHONY: page-weight
-page-weight: $(BIN)/activate assets
+page-weight: install-test assets
 	$(MAKE) --no-print-directory translations
 	$(PY) bench/page_weight.py
 
@@ -111,7 +111,7 @@ page-weight: $(BIN)/activate assets
 # courses and the coordinator dashboard, mobile profile, Debian's Chromium (CHROME_PATH),
 # gunicorn in production mode; writes bench/results/lighthouse.md.
 .PHONY: lighthouse
-lighthouse: $(BIN)/activate assets
+lighthouse: install-test assets
 	$(MAKE) --no-print-directory translations
 	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(PY) bench/lighthouse.py
 
