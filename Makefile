@@ -45,15 +45,27 @@ $(SPID_SP_TEST_VENV)/bin/spid_sp_test:
 spid-dev:
 	SPID_TEST_IDP=1 $(BIN)/lgnetforma spid test-idp
 
-# Front-end assets from npm, copied into the git-ignored static/vendor/ (no CDN).
+# Front-end assets from npm, copied into the git-ignored static/vendor/ (no CDN): Bootstrap
+# Italia's CSS and fonts (not its JavaScript: see README, "Phones and slow connections"; its
+# icons are cut into static/img/icons.svg by `make icons`) and Chart.js. npm ci also installs
+# Lighthouse for `make lighthouse`.
 assets:
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf static/vendor
 	mkdir -p static/vendor/bootstrap-italia static/vendor/chart.js
-	cp -r node_modules/bootstrap-italia/dist/css node_modules/bootstrap-italia/dist/js \
-	      node_modules/bootstrap-italia/dist/svg node_modules/bootstrap-italia/dist/fonts \
+	cp -r node_modules/bootstrap-italia/dist/css node_modules/bootstrap-italia/dist/fonts \
 	      static/vendor/bootstrap-italia/
 	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.js/
+
+# The icons the templates use (#it-…), cut from Bootstrap Italia's sprite (95 KB) into the
+# committed static/img/icons.svg (about 2 KB). Run after using a new icon; a test checks.
+.PHONY: icons
+icons:
+	$(PYTHON) -c "import re, pathlib as p; \
+	names = sorted(set(re.findall(r'#(it-[a-z0-9-]+)', ''.join(f.read_text() for f in p.Path('templates').rglob('*.html'))))); \
+	svg = p.Path('node_modules/bootstrap-italia/dist/svg/sprites.svg').read_text(); \
+	symbols = [re.search(r'<symbol id=\"' + n + r'\"[^>]*>.*?</symbol>', svg).group(0) for n in names]; \
+	p.Path('static/img/icons.svg').write_text('<svg xmlns=\"http://www.w3.org/2000/svg\"><!-- Bootstrap Italia icons (BSD-3-Clause), cut by make icons -->' + ''.join(symbols) + '</svg>\n')"
 
 translations:
 	$(BIN)/pybabel compile -d lgnetforma/translations
@@ -121,6 +133,21 @@ bench: $(BIN)/activate assets
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(MAKE) --no-print-directory translations
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Bytes Chromium receives for home, catalogue, course, module and my courses, first load and
+# repeat visit, from gunicorn in production mode on the demo data (see README, "Light pages").
+.PHONY: page-weight
+page-weight: install-test assets
+	$(MAKE) --no-print-directory translations
+	$(PY) bench/page_weight.py
+
+# Lighthouse (npm, pinned in package.json) on home, catalogue, course, module, quiz, my
+# courses and the coordinator dashboard, mobile profile, Debian's Chromium (CHROME_PATH),
+# gunicorn in production mode; writes bench/results/lighthouse.md.
+.PHONY: lighthouse
+lighthouse: install-test assets
+	$(MAKE) --no-print-directory translations
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(PY) bench/lighthouse.py
 
 clean:
 	rm -rf $(VENV) $(SPID_SP_TEST_VENV) node_modules static/vendor instance

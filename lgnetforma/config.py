@@ -166,6 +166,11 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "EMAIL_TOKEN_MAX_AGE": 48 * 3600,
         "RESET_TOKEN_MAX_AGE": 3600,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Responses compressed by Flask-Compress (see web/assets.py and README, "Light
+        # pages"): Brotli where the browser takes it, else gzip; static files are streamed.
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_ALGORITHM_STREAMING": ["br", "deflate"],
+        "COMPRESS_BR_LEVEL": 5,
         # How long an app worker reuses the figures of the open cycle (0: never).
         "REPORT_CACHE_SECONDS": _int("REPORT_CACHE_SECONDS", default=60),
         # The hours of training each operator should do in a calendar year.

@@ -257,7 +257,7 @@ def test_course_preview_button_does_not_save(app, client, trainer):
     response = _post(client, url, {"source": source, "action": "preview"})
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert '<h2 id="novita">Novità</h2>' in page
+    assert '<h4 id="novita">Novità</h4>' in page  # under the h2 "Anteprima"
     assert _textarea(page) == source
     assert _in_app(
         app, lambda: (_count(CourseVersion), _course("lavoro-di-rete").draft_source)
@@ -294,7 +294,7 @@ def test_add_module_and_refusals(app, client, trainer):
     _in_app(app, check)
     page = client.get("/editor/corsi/lavoro-di-rete/moduli/chi-coordina").get_data(as_text=True)
     assert _textarea(page).startswith("---\ntitle: Chi coordina\nduration: 30\n---\n")
-    assert '<h1 id="chi-coordina">Chi coordina</h1>' in page  # the preview
+    assert '<h3 id="chi-coordina">Chi coordina</h3>' in page  # the preview, under its h2
 
 
 def test_module_with_errors_keeps_the_draft_and_creates_no_version(app, client, course_with_module):
@@ -626,3 +626,14 @@ def test_editor_is_for_trainers_and_admins_only(app, client, course_with_module,
     admin = app.test_client()
     login(admin, make_user("admin"))
     assert admin.get(f"/editor/corsi/{slug}/moduli/{module_slug}").status_code == 200
+
+
+def test_preview_headings_sit_below_the_page_heading(client, course_with_module):
+    """Issue 13: the preview is under the page's h2 "Anteprima", so the module's # and ##
+    become h3 and h4 (their ids, which the table of contents links to, stay)."""
+    slug, module_slug = course_with_module
+    source = "---\ntitle: Titoli\nduration: 10\n---\n\n# Primo\n\n## Secondo\n\n###### Sesto\n"
+    html = _preview(client, slug, {"source": source, "module": module_slug}).get_json()["html"]
+    assert re.search(r"<h3[^>]*>Primo</h3>", html) and re.search(r"<h4[^>]*>Secondo</h4>", html)
+    assert re.search(r"<h6[^>]*>Sesto</h6>", html)
+    assert "<h1" not in html and "<h2" not in html

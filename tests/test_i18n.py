@@ -200,3 +200,24 @@ def test_the_coordination_home_has_no_space_before_the_full_stop(client, login_a
     login_as("coordinator", region="12")
     html = client.get("/coordinamento/").get_data(as_text=True)
     assert "regione Lazio." in html and "Lazio ." not in html
+
+
+def test_titles_say_error_and_page_number(client, login_as, make_user):
+    """Issue 13: a form sent back with errors and each page of a long list have their own
+    title."""
+    from tests.conftest import csrf_token
+
+    html = client.post(
+        "/registrazione", data={"csrf_token": csrf_token(client, "/registrazione")}
+    ).get_data(as_text=True)
+    assert "<title>Errore: " in html
+    assert "<title>Errore: " not in client.get("/registrazione").get_data(as_text=True)
+    login_as("admin")
+    for _ in range(60):
+        make_user("operator")
+    assert "Pagina 2 di 2 – LGNetforma</title>" in client.get("/admin/utenti?page=2").get_data(
+        as_text=True
+    )
+    assert "Pagina 1 di 2 – LGNetforma</title>" in client.get("/admin/utenti").get_data(
+        as_text=True
+    )

@@ -84,7 +84,7 @@ def test_operator_enrols_once_and_sees_progress(app, client, login_as, course):
     response = client.post(
         f"{COURSE}/iscrizione", data={"csrf_token": csrf_token(client)}, follow_redirects=True
     )
-    assert "Sei già iscritto" in response.get_data(as_text=True)
+    assert "Iscrizione a questo corso già presente" in response.get_data(as_text=True)
     assert _count(app, Enrolment) == 1
     html = client.get("/i-miei-corsi").get_data(as_text=True)
     assert "Corso di prova sull&#39;accoglienza" in html
@@ -154,6 +154,7 @@ def test_fail_retry_pass_completes_the_course_and_issues_a_certificate(
     pdf = client.get(f"/attestati/{completion_id}.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert code.encode() in pdf.data  # the code is printed (invariant, uncompressed text)
+    assert b"/Lang (it-IT)" in pdf.data  # its language, for screen readers (issue 13)
     again = client.get(f"/attestati/{completion_id}.pdf")
     assert again.data == pdf.data  # same certificate, same code, same bytes
 
@@ -226,7 +227,7 @@ def test_reloading_the_quiz_reuses_the_open_attempt(app, client, login_as, cours
 @pytest.mark.parametrize(
     ("answers", "message"),
     [
-        ({"q1": "2", "q2": ["1", "2"]}, "manca la risposta alla domanda 3"),
+        ({"q1": "2", "q2": ["1", "2"]}, '<a href="#question-3">Domanda 3: manca la risposta</a>'),
         ({**CORRECT, "q1": "9"}, "l&#39;opzione &#39;9&#39; non appartiene alla domanda 1"),
         ({**CORRECT, "q2": ["1", "99"]}, "non appartiene alla domanda 2"),
     ],
@@ -245,6 +246,28 @@ def test_bad_answers_get_a_clear_error_and_record_nothing(
     with app.app_context():
         attempt = db.session.scalar(select(QuizAttempt))
         assert attempt.submitted_at is None and attempt.answers is None
+
+
+def test_an_empty_submission_names_every_missing_answer(app, client, login_as, course):
+    """Issue 13: each missing answer is listed and linked to its question, which is marked
+    invalid and described inline; what was answered is kept."""
+    login_as("operator")
+    _enrol(client)
+    _, public_id = _open_quiz(client)
+    response = _submit(client, public_id, {"q2": ["1"]})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "<title>Errore: Questionario" in html
+    assert "Mancano le risposte a 2 domande:" in html
+    for number in (1, 3):
+        assert f'<a href="#question-{number}">Domanda {number}: manca la risposta</a>' in html
+        assert f'id="question-{number}" aria-describedby="q{number}-error' in html
+        assert f'id="q{number}-error">Manca la risposta a questa domanda.</p>' in html
+    assert 'href="#question-2"' not in html and 'id="q2-error"' not in html
+    assert html.count('aria-invalid="true"') == 3 + 1  # the options of question 1, the text
+    assert 'value="1" checked' in html
+    with app.app_context():
+        assert db.session.scalar(select(QuizAttempt)).submitted_at is None
 
 
 def test_tampered_or_foreign_attempt_ids_are_not_found(app, client, login_as, make_user, course):
@@ -426,7 +449,7 @@ def test_reading_and_submitting_cost_the_same_queries_whatever_the_data(
 
     def submit_wrong() -> None:
         _, public_id = _open_quiz(client)
-        token = csrf_token(client)
+        token = csrf_token(client, "/privacy")  # a page without the operator's progress
         assert _submit_with(client, public_id, WRONG, token).status_code == 303
 
     small_read = sql_statements(app, read)

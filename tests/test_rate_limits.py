@@ -124,7 +124,7 @@ def test_101st_wrong_password_in_an_hour_is_refused_and_the_lock_lifts(limited, 
     # The 101st is refused before the password is looked at: even the right one fails.
     response = _login(attacker, owner["email"], PASSWORD)
     assert _is_limited(response)
-    assert "Benvenuto" not in response.get_data(as_text=True)
+    assert "Ti diamo il benvenuto" not in response.get_data(as_text=True)
     assert attacker.get("/profilo").status_code == 302  # not logged in
     locked = _events(app, "login.locked")
     assert [e.details["limit"] for e in locked] == ["per_account"]

@@ -334,3 +334,40 @@ def test_static_assets_have_content_versioned_urls_cached_for_a_year(client):
     plain = client.get("/static/css/app.css")
     assert "max-age=3600" in plain.headers["Cache-Control"]
     assert "immutable" not in plain.headers["Cache-Control"]
+
+
+def test_pages_and_text_assets_leave_compressed(client):
+    """Issue 13: HTML and CSS travel compressed to a browser that accepts it, and a
+    browser that does not gets them as they are."""
+    page = client.get("/accessibilita", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert page.status_code == 200
+    assert page.headers["Content-Encoding"] == "br"
+    assert "Accept-Encoding" in page.headers["Vary"]
+    import brotli
+
+    assert b"<html" in brotli.decompress(page.get_data())
+    older = client.get("/accessibilita", headers={"Accept-Encoding": "gzip"})
+    assert older.headers["Content-Encoding"] == "gzip"
+    for path in (
+        "/static/css/app.css",
+        "/static/vendor/bootstrap-italia/css/bootstrap-italia.min.css",
+    ):
+        asset = client.get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
+        plain = client.get(path)
+        assert plain.headers.get("Content-Encoding") is None
+        assert asset.headers.get("Content-Encoding") == "br", path
+        assert len(asset.get_data()) < len(plain.get_data()) / 2, path
+
+
+def test_every_icon_the_templates_use_is_in_the_small_sprite():
+    """static/img/icons.svg holds only the icons in use (make icons): a new icon in a
+    template without regenerating it would show nothing."""
+    import re
+
+    from lgnetforma import PROJECT_ROOT
+
+    used = set()
+    for template in (PROJECT_ROOT / "templates").rglob("*.html"):
+        used |= set(re.findall(r"#(it-[a-z0-9-]+)", template.read_text(encoding="utf-8")))
+    sprite = (PROJECT_ROOT / "static" / "img" / "icons.svg").read_text(encoding="utf-8")
+    assert used and used == set(re.findall(r'<symbol id="([^"]+)"', sprite))

@@ -1,5 +1,6 @@
 """Static assets: URLs carry a hash of the file's content, so browsers and proxies may keep
-them for a year; a changed file gets a new URL."""
+them for a year; a changed file gets a new URL. Pages and text assets (HTML, CSS, JS, SVG,
+JSON) leave compressed with Brotli or gzip (Flask-Compress)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ UNVERSIONED_MAX_AGE = 3600  # what a stylesheet asks for by relative URL (fonts,
 
 
 def init_app(app: Flask) -> None:
+    from lgnetforma.extensions import compress
+
+    compress.init_app(app)
     root = Path(app.static_folder or "static")
     hashes: dict[tuple[str, int, int], str] = {}
 

@@ -16,12 +16,14 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from lgnetforma.content.render import render_markdown
 from lgnetforma.extensions import db
 from lgnetforma.paths import PACKAGE_ROOT
+from lgnetforma.services.learning import progress as progress_service
 from lgnetforma.services.platform.cycles import NoCurrentCycle, count_eligible_comuni, current_cycle
 from lgnetforma.web.urls import safe_next_url
 
@@ -41,8 +43,18 @@ def home() -> str:
         cycle = current_cycle()
     except NoCurrentCycle as error:  # between two cycles: the home page still answers
         return render_template("public/home.html", cycle=None, no_cycle=str(error))
+    progress, next_modules = [], {}
+    if current_user.is_authenticated and current_user.role == "operator":
+        progress = progress_service.my_courses(current_user, cycle)
+        next_modules = progress_service.next_modules(
+            current_user, cycle, [item.enrolment.course_id for item in progress]
+        )
     return render_template(
-        "public/home.html", cycle=cycle, eligible_count=count_eligible_comuni(cycle)
+        "public/home.html",
+        cycle=cycle,
+        eligible_count=count_eligible_comuni(cycle),
+        progress=progress,
+        next_modules=next_modules,
     )
 
 

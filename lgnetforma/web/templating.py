@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, request
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from lgnetforma.i18n import available_languages
 
@@ -57,6 +59,16 @@ def share(value: int) -> str:
     return f"{value}%"
 
 
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
+
+
+def demote_headings(html: str, by: int = 2) -> Markup:
+    """Already sanitised HTML with its headings ``by`` levels lower (at most h6), for
+    content shown inside a section of a page (the editor's preview under its h2)."""
+    demoted = _HEADING_TAG.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + by)}", str(html))
+    return Markup(demoted)  # noqa: S704 - only tag names change in sanitised markup
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def inject() -> dict[str, Any]:
@@ -74,3 +86,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["share"] = share
     app.jinja_env.filters["role_label"] = role_label
+    app.jinja_env.filters["demote_headings"] = demote_headings

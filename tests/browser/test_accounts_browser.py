@@ -42,7 +42,7 @@ def test_register_confirm_login_journey(page, live_server, mailbox, axe):
     page.get_by_label("Password").fill("una frase lunga per il corso")
     page.get_by_role("button", name="Accedi").last.click()
     expect(page).to_have_url(f"{live_server}/")
-    header = page.locator("header")
+    header = page.locator(".it-header-slim-wrapper")  # wide screen: the account is up here
     expect(header.get_by_text("Lucia Ferri")).to_be_visible()
     expect(header.get_by_text("Operatore")).to_be_visible()
     expect(header.get_by_role("button", name="Esci")).to_be_visible()

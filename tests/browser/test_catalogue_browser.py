@@ -110,7 +110,10 @@ def test_catalogue_course_and_module_pages_are_accessible(
     axe(page)
 
 
-def test_hostile_content_stays_inert(page, live_server, app, courses, make_user, browser_login):
+def test_hostile_content_stays_inert(
+    page, live_server, app, courses, make_user, browser_login, allowed_console_errors
+):
+    allowed_console_errors.append("media/broken.png")  # the hostile image that fails to load
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     browser_login(make_user("operator"))

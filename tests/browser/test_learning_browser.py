@@ -58,7 +58,7 @@ def test_register_enrol_learn_fail_retry_pass_certificate(
     # Read both modules.
     page.get_by_role("link", name="Lettura introduttiva").click()
     expect(page.get_by_text("Un modulo senza questionario")).to_be_visible()
-    page.get_by_role("link", name="Il modulo con il questionario →").click()
+    page.get_by_role("link", name="Modulo successivo: Il modulo con il questionario").click()
     expect(page.get_by_role("heading", name="Primo paragrafo")).to_be_visible()
 
     # Fail the quiz.

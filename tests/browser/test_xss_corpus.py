@@ -197,7 +197,10 @@ def _logout(page: Any) -> None:
     page.context.clear_cookies()
 
 
-def test_hostile_text_stays_inert_on_every_page(page, live_server, app, hostile, browser_login):
+def test_hostile_text_stays_inert_on_every_page(
+    page, live_server, app, hostile, browser_login, allowed_console_errors
+):
+    allowed_console_errors.append("media/broken.png")  # hostile images that fail to load
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     base = live_server

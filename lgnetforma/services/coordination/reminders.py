@@ -124,8 +124,8 @@ def default_subject() -> str:
 
 def default_message() -> str:
     return _(
-        "ti ricordiamo che sei iscritto a questi corsi del piano formativo LGNetforma e non "
-        "li hai ancora completati:"
+        "ti ricordiamo che hai un'iscrizione a questi corsi del piano formativo LGNetforma "
+        "e non li hai ancora completati:"
     )
 
 

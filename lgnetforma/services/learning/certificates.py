@@ -99,7 +99,7 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     regular, bold = _fonts()
     buffer = io.BytesIO()
     width, height = landscape(A4)
-    pdf = canvas.Canvas(buffer, pagesize=(width, height), invariant=True)
+    pdf = canvas.Canvas(buffer, pagesize=(width, height), invariant=True, lang="it-IT")
     pdf.setTitle(f"Attestato di partecipazione – {certificate.course_title}")
     pdf.setAuthor("LGNetforma")
     pdf.setSubject(f"Codice di verifica {certificate.code}")

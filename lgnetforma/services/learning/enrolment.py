@@ -48,7 +48,7 @@ def enrol(
     if not course.is_published:
         raise ServiceError(_l("Il corso non è pubblicato."))
     if enrolment_for(user, course, cycle) is not None:
-        raise ServiceError(_l("Sei già iscritto a questo corso."))
+        raise ServiceError(_l("Iscrizione a questo corso già presente."))
     enrolment = Enrolment(
         user_id=user.id,
         course_id=course.id,
@@ -60,7 +60,7 @@ def enrol(
         db.session.flush()
     except IntegrityError as exc:  # a concurrent enrolment got there first
         db.session.rollback()
-        raise ServiceError(_l("Sei già iscritto a questo corso.")) from exc
+        raise ServiceError(_l("Iscrizione a questo corso già presente.")) from exc
     tallies.record_enrolments([enrolment])
     return enrolment
 

@@ -106,6 +106,29 @@ def my_courses(user: User, cycle: Cycle) -> list[CourseProgress]:
     return progress
 
 
+def next_modules(user: User, cycle: Cycle, course_ids: list[int]) -> dict[int, Module]:
+    """Per course id: the first module, in the course's order, that ``user`` has not
+    completed in ``cycle`` (courses with every module completed are absent)."""
+    if not course_ids:
+        return {}
+    done = select(ModuleCompletion.module_id).where(
+        ModuleCompletion.user_id == user.id, ModuleCompletion.cycle_id == cycle.id
+    )
+    found: dict[int, Module] = {}
+    for module in db.session.scalars(
+        select(Module)
+        .where(
+            Module.course_id.in_(course_ids),
+            Module.retired_at.is_(None),
+            Module.current_version_id.is_not(None),
+            Module.id.not_in(done),
+        )
+        .order_by(Module.course_id, Module.position, Module.id)
+    ):
+        found.setdefault(module.course_id, module)
+    return found
+
+
 def module_statuses(user: User, course: Course, cycle: Cycle) -> dict[int, ModuleStatus]:
     """Per module id of ``course``: opened, completed, attempts, passed, best score."""
     opened = set(

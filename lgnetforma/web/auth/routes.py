@@ -273,7 +273,7 @@ def login() -> str | Response:
         else:
             throttle.forgive(per_account_ip)
             _start_session(user, remember=form.remember.data)
-            flash(_("Benvenuto, %(name)s.", name=user.full_name), "success")
+            flash(_("Ti diamo il benvenuto, %(name)s.", name=user.full_name), "success")
             response = redirect(safe_next_url(request.args.get("next")))
             _remember_device(response, account)
             return response
@@ -330,7 +330,7 @@ def logout() -> Response:
     session.clear()
     if lang:
         session["lang"] = lang
-    flash(_("Sei uscito da LGNetforma."), "info")
+    flash(_("Hai chiuso la sessione: a presto su LGNetforma."), "info")
     response = redirect(url_for("public.home"))
     # session.clear() dropped Flask-Login's own "clear the cookie" mark: delete it here.
     config = current_app.config

@@ -75,7 +75,7 @@ def enrol() -> str | Response | tuple[str, int]:
                 details={"operator": user.id, "course": course.slug, "cycle": cycle.code},
             )
             db.session.commit()
-            flash(_("%(name)s è stato iscritto al corso.", name=user.full_name), "success")
+            flash(_("Iscrizione di %(name)s al corso registrata.", name=user.full_name), "success")
             return redirect(url_for("coordinate.home"))
     return render_template("coordinate/home.html", form=form, scope=current_user), 400
 

@@ -14,6 +14,7 @@ from lgnetforma.services.catalogue import listing as catalogue_service
 from lgnetforma.services.learning import allowances
 from lgnetforma.services.learning import attempts as attempts_service
 from lgnetforma.services.learning import completion as completion_service
+from lgnetforma.services.learning import progress as progress_service
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
@@ -45,7 +46,13 @@ def quiz(slug: str, module_slug: str) -> str | Response:
     return _render_quiz(attempt)
 
 
-def _render_quiz(attempt: QuizAttempt, *, errors: list[str] | None = None, chosen=None) -> str:  # noqa: ANN001
+def _render_quiz(
+    attempt: QuizAttempt,
+    *,
+    errors: list[str] | None = None,
+    missing: list[int] | None = None,
+    chosen=None,  # noqa: ANN001
+) -> str:
     quiz = Quiz.from_dict(attempt.module_version.quiz)
     return render_template(
         "learn/quiz.html",
@@ -55,8 +62,9 @@ def _render_quiz(attempt: QuizAttempt, *, errors: list[str] | None = None, chose
         module=attempt.module,
         quiz=quiz.public_dict(),
         errors=errors or [],
+        missing=missing or [],
         chosen=chosen or {},
-    ), (400 if errors else 200)
+    ), (400 if errors or missing else 200)
 
 
 def _attempt_or_404(public_id: str) -> QuizAttempt:
@@ -78,6 +86,9 @@ def submit(public_id: str) -> str | Response:
         chosen[str(question.number)] = values
         if values:
             answers[question.number] = values[0] if question.kind == "short" else values
+    missing = [q.number for q in quiz.questions if q.number not in answers]
+    if missing:  # every missing answer named and linked, not only the first
+        return _render_quiz(attempt, missing=missing, chosen=chosen)
     course = attempt.module.course
     try:
         submission = attempts_service.submit_attempt(attempt, answers)
@@ -115,8 +126,10 @@ def attempt(public_id: str) -> str | Response:
     results = {r["number"]: r for r in attempt.results or []}
     cycle = current_cycle()
     allowance = _allowance(attempt)
+    course = attempt.module.course
     return render_template(
         "learn/result.html",
+        next_module=progress_service.next_modules(current_user, cycle, [course.id]).get(course.id),
         attempt=attempt,
         course=attempt.module.course,
         module=attempt.module,

@@ -42,7 +42,16 @@ def _visible_course(slug: str) -> Course:
 def catalogue() -> str:
     cycle = current_cycle()
     entries = catalogue_service.catalogue(cycle, include_drafts=_can_see_drafts())
-    return render_template("learn/catalogue.html", cycle=cycle, entries=entries)
+    # The operator's own courses are marked: enrolled, or completed.
+    mine = (
+        {
+            item.enrolment.course_id: item
+            for item in progress_service.my_courses(current_user, cycle)
+        }
+        if _operator()
+        else {}
+    )
+    return render_template("learn/catalogue.html", cycle=cycle, entries=entries, mine=mine)
 
 
 def _operator() -> bool:
@@ -54,12 +63,15 @@ def course(slug: str) -> str:
     course = _visible_course(slug)
     modules = catalogue_service.active_modules(course)
     cycle = current_cycle()
-    enrolment = statuses = completion = None
+    enrolment = statuses = completion = next_module = None
     if _operator():
         enrolment = enrolment_service.enrolment_for(current_user, course, cycle)
         if enrolment is not None:
             statuses = progress_service.module_statuses(current_user, course, cycle)
             completion = completion_service.course_completion(current_user, course, cycle)
+            next_module = progress_service.next_modules(current_user, cycle, [course.id]).get(
+                course.id
+            )
     return render_template(
         "learn/course.html",
         course=course,
@@ -68,6 +80,7 @@ def course(slug: str) -> str:
         enrolment=enrolment,
         statuses=statuses or {},
         completion=completion,
+        next_module=next_module,
         can_enrol=_operator() and enrolment is None and course.is_published,
     )
 
@@ -102,10 +115,14 @@ def enrol(slug: str) -> Response:
 @roles_required("operator")
 def my_courses() -> str:
     cycle = current_cycle()
+    progress = progress_service.my_courses(current_user, cycle)
     return render_template(
         "learn/my_courses.html",
         cycle=cycle,
-        progress=progress_service.my_courses(current_user, cycle),
+        progress=progress,
+        next_modules=progress_service.next_modules(
+            current_user, cycle, [item.enrolment.course_id for item in progress]
+        ),
     )
 
 
