@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 from babel.support import Translations
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, session
 from flask_babel import force_locale, get_translations
 from flask_login import current_user
 
@@ -30,10 +30,6 @@ def select_locale() -> str:
 
 def available_languages() -> dict[str, str]:
     return current_app.config["LANGUAGES"]
-
-
-def current_language() -> str:
-    return select_locale() if request else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def install_template_gettext(app: Flask) -> None:

@@ -29,8 +29,8 @@ from lgnetforma.web.urls import safe_next_url
 
 bp = Blueprint("public", __name__)
 
-# Pages whose text the deployer edits: a Markdown file per language in
-# LGNETFORMA_PAGES_DIR (default: instance/pages) overrides the shipped one.
+# Pages whose text the deployer edits: a Markdown file per language in instance/pages/
+# (the PAGES_DIR setting, which the tests point elsewhere) overrides the shipped one.
 EDITABLE_PAGES = {
     "privacy": _l("Informativa sul trattamento dei dati personali"),
     "accessibilita": _l("Dichiarazione di accessibilità"),

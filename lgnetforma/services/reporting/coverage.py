@@ -3,8 +3,6 @@ yet reached."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import ColumnElement, Select, case, func, select
 
 from lgnetforma.extensions import db
@@ -58,12 +56,6 @@ def coverage(
         return Coverage(int(row[0]), int(row[1]), int(row[2]))
 
     return _live(("coverage", cycle.id, scope, *where.values()), compute)
-
-
-@dataclass
-class UnreachedPage:
-    rows: list[tuple[Comune, Province, Region]] = field(default_factory=list)
-    total: int = 0
 
 
 SORTS = {
