@@ -39,7 +39,7 @@ def test_spid_login_completion_and_certificate(page, live_server, app, axe, tmp_
     page.get_by_role("link", name="Corso di prova sull'accoglienza").click()
     page.get_by_role("button", name="Iscriviti al corso").click()
     page.get_by_role("link", name="Lettura introduttiva").click()
-    page.get_by_role("link", name="Il modulo con il questionario →").click()
+    page.get_by_role("link", name="Modulo successivo: Il modulo con il questionario").click()
     page.get_by_role("link", name="Compila il questionario").click()
     _answer(
         page,
