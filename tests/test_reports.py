@@ -229,3 +229,14 @@ def test_large_csv_export_streams_every_row(app, client, login_as, tmp_path):
     for chunk in response.response:
         lines += chunk.count("\r\n") if isinstance(chunk, str) else chunk.count(b"\r\n")
     assert lines == enrolments + 1
+
+
+def test_export_links_say_which_table_they_take(client, login_as):
+    """Issue 13, keyboard and screen readers: "CSV" under every table is told apart, and a
+    filtered dashboard lands the focus on its figures."""
+    login_as("admin")
+    html = client.get("/coordinamento/monitoraggio?regione=12").get_data(as_text=True)
+    for what in ("la tabella per territorio", "la tabella per corso", "la tabella per mese"):
+        assert f'CSV<span class="visually-hidden">: {what}</span>' in html
+        assert f'Excel (XLSX)<span class="visually-hidden">: {what}</span>' in html
+    assert '<h2 tabindex="-1" data-results>' in html
