@@ -25,6 +25,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from lgnetforma.extensions import db
+from lgnetforma.services.people import password_reset  # noqa: F401  (resolves reset requests)
 from lgnetforma.services.platform import jobs
 from lgnetforma.services.platform.mail import Drained, deliver_due
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import AuditEvent
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, sql_statements
 
 PUBLIC = "https://formazione.example.gov.it"
 
@@ -52,23 +52,44 @@ def test_production_refuses_a_forged_host_and_mails_links_on_the_public_address(
 
 
 def test_a_reset_request_never_waits_for_a_mail_server(app, client, make_user, mailbox):
-    """Known or unknown, the request only writes to the outbox: no SMTP in the request, so
-    its time does not tell whether the address has an account (the mail server's latency
-    was the difference the probe measured)."""
+    """Known or unknown, the request does the same thing: one row in the outbox with the
+    address as typed, no lookup, no SMTP. The worker resolves the row: a reset link to the
+    account, or nothing (cancelled)."""
+    from lgnetforma.models import MailStatus, OutboundMail
+    from lgnetforma.services.people.password_reset import RESET_REQUEST
+
     user = make_user("operator")
     mailbox.clear()
+    port = app.config["SMTP_PORT"]
     app.config["SMTP_PORT"] = 9  # nothing listens: a request that tried SMTP would wait or fail
+    statements = {}
     for email in ("nessuno@example.it", user["email"]):
-        response = _request_reset(client, email, "localhost")
-        assert response.status_code == 200 and "Controlla la posta" in response.get_data(
-            as_text=True
+        token = csrf_token(client, "/password/recupero")
+        counted = sql_statements(
+            app,
+            lambda email=email, token=token: client.post(
+                "/password/recupero", data={"email": email, "csrf_token": token}
+            ),
         )
+        statements[email] = [s.split("(")[0].split(" WHERE")[0] for s in counted]
+    assert statements["nessuno@example.it"] == statements[user["email"]]
     assert mailbox.received == []  # nothing left during the requests
     with app.app_context():
-        from lgnetforma.models import OutboundMail
-
-        queued = db.session.scalars(select(OutboundMail.recipient)).all()
-        assert queued == [user["email"]]
+        rows = db.session.scalars(select(OutboundMail).order_by(OutboundMail.id)).all()
+        assert [(r.recipient, r.kind) for r in rows] == [
+            ("nessuno@example.it", RESET_REQUEST),
+            (user["email"], RESET_REQUEST),
+        ]
+    app.config["SMTP_PORT"] = port
+    assert "/password/nuova/" in mailbox.last_body(user["email"])  # the worker ran
+    assert mailbox.to("nessuno@example.it") == []
+    with app.app_context():
+        rows = db.session.execute(select(OutboundMail.recipient, OutboundMail.status)).all()
+        statuses = {recipient: status for recipient, status in rows}
+        assert statuses == {
+            "nessuno@example.it": MailStatus.CANCELLED,
+            user["email"]: MailStatus.SENT,
+        }
 
 
 # --- 3. control characters: one rule, every entry point ---------------------------------

@@ -63,16 +63,23 @@ def recipient_locale(user: User | None) -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def compose(
-    user: User, kind: str, subject: str | Callable[[], str], template: str, **context: Any
-) -> OutboundMail:
-    """Write ``template`` for ``user`` in their language and queue it (caller commits).
+def render_for(
+    user: User, subject: str | Callable[[], str], template: str, **context: Any
+) -> tuple[str, str, str]:
+    """(subject, body, locale) of ``template`` written for ``user`` in their language;
     ``subject`` is a lazy string or a function, evaluated in that language too."""
     locale = recipient_locale(user)
     with in_language(locale):
         text = subject() if callable(subject) and not isinstance(subject, str) else subject
-        body = render_template(template, user=user, **context)
-        return queue_mail(user.email, str(text), body, kind=kind, locale=locale)
+        return str(text), render_template(template, user=user, **context), locale
+
+
+def compose(
+    user: User, kind: str, subject: str | Callable[[], str], template: str, **context: Any
+) -> OutboundMail:
+    """Write ``template`` for ``user`` in their language and queue it (caller commits)."""
+    text, body, locale = render_for(user, subject, template, **context)
+    return queue_mail(user.email, text, body, kind=kind, locale=locale)
 
 
 # --- delivery, in the worker -------------------------------------------------------------
@@ -128,6 +135,9 @@ def deliver_due(*, stop: Callable[[], bool] = lambda: False, limit: int | None =
             if mail is None:
                 db.session.rollback()
                 break
+            if not _resolved(mail):
+                db.session.commit()  # nothing to send (cancelled): the next one
+                continue
             message = _message(mail)
             if sqlite:
                 # No row locks to keep: end the read so the web app can write meanwhile.
@@ -156,6 +166,17 @@ def deliver_due(*, stop: Callable[[], bool] = lambda: False, limit: int | None =
     finally:
         transport.close()
     return outcome
+
+
+# Kinds of row whose text the worker writes at delivery, and who writes it: a function that
+# fills in the row and returns True, or cancels it and returns False. Registered by the module
+# that owns the kind (services/people/password_reset.py for "reset-request").
+RESOLVERS: dict[str, Callable[[OutboundMail], bool]] = {}
+
+
+def _resolved(mail: OutboundMail) -> bool:
+    resolve = RESOLVERS.get(mail.kind or "")
+    return True if resolve is None else resolve(mail)
 
 
 def _record(mail: OutboundMail, error: str | None, permanent: bool, outcome: Drained) -> None:

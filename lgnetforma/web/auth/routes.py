@@ -26,7 +26,7 @@ from lgnetforma import throttle
 from lgnetforma.extensions import db, limiter
 from lgnetforma.models import User, utcnow
 from lgnetforma.services.coordination.registry import eligible_comuni, find_comune
-from lgnetforma.services.people import accounts
+from lgnetforma.services.people import accounts, password_reset
 from lgnetforma.services.people.identity_accounts import password_login_allowed
 from lgnetforma.services.people.personal_data import delete_account, export_data
 from lgnetforma.services.people.tokens import create_token, revoke_token, token_of, tokens_of
@@ -361,17 +361,9 @@ def reset_request() -> str | Response:
         if throttle.exceeded([per_email]):
             return _too_many_attempts(per_email)
         throttle.spend([per_email])
-        user = accounts.user_by_email(form.email.data)
-        if user is not None and user.is_active:
-            # Only queued: the request never waits for a mail server, so a known and an
-            # unknown address take the same time.
-            compose(
-                user,
-                "reset",
-                _l("Reimposta la password – LGNetforma"),
-                "mail/reset.txt",
-                link=absolute_url("auth.reset", token=accounts.reset_token(user)),
-            )
+        # The same work for any address: one row in the outbox, which the worker resolves
+        # (a reset link to an active account, or nothing). No lookup here, no SMTP.
+        password_reset.request_reset(form.email.data, locale=session.get("lang"))
         db.session.commit()
         # The same answer whether or not the address is registered.
         return render_template("auth/reset_sent.html", email=form.email.data)
