@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_token, login
+from tests.helpers import csrf_token, login
 
 ROLES = ("operator", "trainer", "coordinator", "admin")
 PUBLIC = "public"

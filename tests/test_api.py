@@ -27,8 +27,8 @@ from lgnetforma.services.platform.cycles import (
 )
 from lgnetforma.services.reporting import coverage as coverage_service
 from lgnetforma.services.reporting import figures as figures_service
-from tests.conftest import csrf_token
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import csrf_token
 
 ROMA, FIUMICINO, MILANO = "058091", "058120", "015146"
 LAZIO = "12"

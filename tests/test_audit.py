@@ -29,8 +29,8 @@ from lgnetforma.services.platform.audit import (
     record,
     typed_email,
 )
-from tests.conftest import PASSWORD, csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
+from tests.helpers import PASSWORD, csrf_token, login
 
 COURSE = "/corsi/corso-prova"
 ROMA, MILANO = "058091", "015146"

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import User
-from tests.conftest import CSRF_RE, PASSWORD, csrf_token, login
+from tests.helpers import CSRF_RE, PASSWORD, csrf_token, login
 
 
 def _register(client, **overrides) -> str:
@@ -230,7 +230,7 @@ def test_no_request_talks_to_smtp_and_the_worker_retries(app_config, mailbox):
     next run delivers it."""
     from lgnetforma import create_app
     from lgnetforma.models import OutboundMail
-    from tests.conftest import run_worker_once
+    from tests.helpers import run_worker_once
 
     app = create_app({**app_config, "SMTP_PORT": 1, "MAIL_RETRY_BASE_SECONDS": 0})
     client = app.test_client()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from lgnetforma.extensions import db
 from lgnetforma.models import Course, CourseVersion, MediaFile, Module, ModuleVersion
 from lgnetforma.services.catalogue.courses import content_hash
-from tests.conftest import csrf_token, login
+from tests.helpers import csrf_token, login
 
 CYCLE = "2025-2026"
 

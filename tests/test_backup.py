@@ -42,8 +42,8 @@ from lgnetforma.services.platform.cycles import (
 from lgnetforma.services.reporting import coverage as coverage_service
 from lgnetforma.services.reporting import facts
 from lgnetforma.services.reporting import figures as figures_service
-from tests.conftest import _admin_engine, _pg_url, _worker
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import _admin_engine, _pg_url, _worker
 from tests.services import POSTGRES_URL, postgres_reachable, require
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)

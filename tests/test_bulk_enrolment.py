@@ -18,8 +18,8 @@ from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform import mail
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
-from tests.conftest import csrf_token, run_worker_once
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import csrf_token, run_worker_once
 
 UPLOAD = "/coordinamento/iscrizioni-massive"
 CONFIRM = "/coordinamento/iscrizioni-massive/conferma"

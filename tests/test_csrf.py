@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import MethodNotAllowed
 
 from lgnetforma.extensions import db
-from tests.conftest import csrf_token, login
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import csrf_token, login
 from tests.test_access import ACCESS, CSRF_EXEMPT, LOGGED_IN, PUBLIC, TOKEN, _url
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")

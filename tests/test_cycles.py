@@ -43,8 +43,8 @@ from lgnetforma.services.reporting import coverage as coverage_service
 from lgnetforma.services.reporting import facts as facts_service
 from lgnetforma.services.reporting import figures as figures_service
 from lgnetforma.services.reporting import tallies
-from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
+from tests.helpers import csrf_token, login
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 CODE = "2025-2026"

@@ -13,8 +13,8 @@ from sqlalchemy.exc import OperationalError
 
 from lgnetforma.extensions import db
 from lgnetforma.models import AuditEvent, Enrolment, OutboundMail, Reminder, User, utcnow
-from tests.conftest import csrf_token
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import csrf_token
 
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/nessuno"
 LEAKS = ("Traceback", "OperationalError", "psycopg", "sqlalchemy", 'File "')

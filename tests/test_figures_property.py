@@ -29,8 +29,8 @@ from lgnetforma.services.learning import views
 from lgnetforma.services.people.accounts import create_user
 from lgnetforma.services.people.tokens import create_token
 from lgnetforma.services.platform.cycles import close_cycle, current_cycle
-from tests.conftest import login
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import login
 
 # (ISTAT code, province code, region code)
 COMUNI = [

@@ -19,8 +19,8 @@ from lgnetforma.models import AttemptGrant, AuditEvent, Certificate, Module, Use
 from lgnetforma.services.learning import allowances
 from lgnetforma.services.people.tokens import create_token
 from lgnetforma.services.platform.cycles import current_cycle
-from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
+from tests.helpers import csrf_token, login
 
 ROMA, VITERBO, MILANO = "058091", "056059", "015146"
 COURSE = "/corsi/corso-prova"

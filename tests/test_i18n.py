@@ -17,7 +17,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from tests.conftest import csrf_token, login
+from tests.helpers import csrf_token, login
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "lgnetforma" / "translations"
 PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
@@ -205,7 +205,7 @@ def test_the_coordination_home_has_no_space_before_the_full_stop(client, login_a
 def test_titles_say_error_and_page_number(client, login_as, make_user):
     """Issue 13: a form sent back with errors and each page of a long list have their own
     title."""
-    from tests.conftest import csrf_token
+    from tests.helpers import csrf_token
 
     html = client.post(
         "/registrazione", data={"csrf_token": csrf_token(client, "/registrazione")}

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import ApiToken, CourseCompletion, ModuleVersion, QuizAttempt, User
-from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
+from tests.helpers import csrf_token, login
 from tests.test_access import ACCESS, LOGGED_IN, PUBLIC, TOKEN
 
 ROMA, MILANO = "058091", "015146"

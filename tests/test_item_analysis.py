@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import ModuleVersion
-from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
+from tests.helpers import csrf_token, login
 
 
 def _attempt(app, user: dict, answers: dict) -> None:

@@ -22,8 +22,8 @@ from lgnetforma.models import (
     User,
 )
 from lgnetforma.services.platform.cycles import current_cycle
-from tests.conftest import csrf_token, login, sql_statements
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
+from tests.helpers import csrf_token, login, sql_statements
 
 COURSE = "/corsi/corso-prova"
 READING = f"{COURSE}/lettura"

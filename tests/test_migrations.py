@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from lgnetforma.extensions import db
-from tests.conftest import _pg_url
+from tests.helpers import _pg_url
 
 
 def _schema(url: str) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Mailbox, csrf_token
+from tests.helpers import Mailbox, csrf_token
 
 
 def test_accessibility_feedback_reaches_the_contact(app: Any, mailbox: Mailbox) -> None:

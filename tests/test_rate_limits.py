@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import AuditEvent, User
-from tests.conftest import CSRF_RE, PASSWORD, csrf_token
+from tests.helpers import CSRF_RE, PASSWORD, csrf_token
 from tests.services import REDIS_URL, redis_reachable, require
 
 WRONG = "non è la password giusta"

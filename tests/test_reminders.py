@@ -17,8 +17,8 @@ from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.learning.enrolment import enrol
 from lgnetforma.services.platform import mail
 from lgnetforma.services.platform.cycles import current_cycle
-from tests.conftest import csrf_token, run_worker_once
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import csrf_token, run_worker_once
 
 PAGE = "/coordinamento/promemoria"
 ROMA, LATINA, MILANO = "058091", "059011", "015146"

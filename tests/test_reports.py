@@ -17,8 +17,8 @@ from lgnetforma.services.coordination.scope import Scope
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.reporting import coverage as coverage_service
 from lgnetforma.services.reporting import figures as figures_service
-from tests.conftest import sql_statements
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import sql_statements
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 LAZIO = "12"
@@ -186,7 +186,7 @@ def test_csv_export_is_for_italian_excel_and_neutralises_formulas(
     _courses(app, tmp_path, count=1)
     attacker = make_user("operator", name='=HYPERLINK("http://x","clic")', comune="058091")
     make_user("operator", name="+39 Maria", comune="058091")
-    from tests.conftest import csrf_token, login
+    from tests.helpers import csrf_token, login
 
     for user in (attacker,):
         other = app.test_client()

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from tests.conftest import csrf_token, login
 from tests.factories.courses import import_courses, write_course
+from tests.helpers import csrf_token, login
 
 ROMA, LATINA, MILANO, NAPOLI = "058091", "059011", "015146", "063049"
 

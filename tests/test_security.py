@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import User
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, csrf_token, login
 
 PAGES = ["/", "/accesso", "/registrazione", "/corsi", "/privacy", "/pagina-che-non-esiste"]
 

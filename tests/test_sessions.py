@@ -26,7 +26,7 @@ from lgnetforma.models import (
     utcnow,
 )
 from lgnetforma.services.sessions.rules import ROME
-from tests.conftest import csrf_token, login
+from tests.helpers import csrf_token, login
 
 ROMA, LATINA, MILANO = "058091", "059011", "015146"
 

@@ -25,8 +25,8 @@ from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.reporting import figures as figures_service
 from lgnetforma.services.reporting import live, tallies
 from lgnetforma.services.reporting.facts import rome_month
-from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, WRONG, import_courses, write_course
+from tests.helpers import csrf_token, login
 from tests.test_bulk_enrolment import _confirm, _upload
 
 MIGRATION = (

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import AuditEvent
-from tests.conftest import csrf_token, login, sql_statements
+from tests.helpers import csrf_token, login, sql_statements
 
 PUBLIC = "https://formazione.example.gov.it"
 

@@ -31,7 +31,7 @@ from lgnetforma.models import (
 )
 from lgnetforma.services.platform import jobs
 from lgnetforma.services.platform.mail import backoff, queue_mail
-from tests.conftest import Mailbox, SMTPHandler, _free_port, csrf_token, run_worker_once
+from tests.helpers import Mailbox, SMTPHandler, _free_port, csrf_token, run_worker_once
 from tests.test_reminders import courses, people  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from lgnetforma.extensions import db
 from lgnetforma.models import Certificate, Module
-from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
+from tests.helpers import csrf_token, login
 
 WIDTHS = (320, 360, 390, 414)
 COURSE = "/corsi/corso-prova"

@@ -28,9 +28,9 @@ from lgnetforma.models import (
 )
 from lgnetforma.services.platform.text import has_control_characters
 from tests.browser.test_catalogue_browser import ACTIVE_CONTENT
-from tests.conftest import csrf_token, login
 from tests.factories.courses import CORRECT, import_courses, write_course
 from tests.factories.xss import XSS_CORPUS
+from tests.helpers import csrf_token, login
 
 ROMA = "058091"
 COURSE = "/corsi/corso-prova"
