@@ -25,6 +25,7 @@ from lgnetforma.models import (
     User,
 )
 from lgnetforma.services.learning.enrolment import enrolment_for
+from lgnetforma.services.platform.audit import record
 from lgnetforma.services.platform.cycles import ensure_cycle_open
 from lgnetforma.services.platform.errors import ServiceError
 
@@ -206,12 +207,14 @@ def grant_attempts(
     extra: int,
     reason: str,
     request_key: str,
+    ip: str | None = None,
 ) -> Granted:
     """Grant ``operator`` ``extra`` more attempts at ``module``'s quiz, with a reason.
 
     ``request_key`` is the form's one-time key: whatever the number of concurrent or
-    repeated submissions of one form, the grant is stored (and counted) once. The caller
-    audits a created grant and commits.
+    repeated submissions of one form, the grant is stored (and counted) once, and audited once
+    (which grant and how many; the reason, possibly personal, stays with the grant). The
+    caller commits.
     """
     ensure_cycle_open(cycle)
     if not may_grant(actor, operator, module):
@@ -248,6 +251,21 @@ def grant_attempts(
     except IntegrityError:  # the same form, submitted at the same moment elsewhere
         existing = db.session.scalar(select(AttemptGrant).filter_by(request_key=request_key))
         return Granted(existing, created=False)  # type: ignore[arg-type]
+    record(
+        "attempts.granted",
+        actor=actor,
+        ip=ip,
+        object_type="attempt_grant",
+        object_id=grant.id,
+        comune_id=operator.comune_id,
+        details={
+            "operator": operator.id,
+            "course": module.course.slug,
+            "module": module.slug,
+            "extra": grant.extra,
+            "cycle": cycle.code,
+        },
+    )
     return Granted(grant, created=True)
 
 

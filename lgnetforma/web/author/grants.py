@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -20,7 +20,6 @@ from lgnetforma.services.people.accounts import normalise_email
 from lgnetforma.services.platform.cycles import current_cycle
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.web.access import roles_required
-from lgnetforma.web.audit import audit
 from lgnetforma.web.author.forms import TrainerGrantForm
 from lgnetforma.web.author.routes import EDITORS, bp
 
@@ -65,26 +64,13 @@ def grant_attempts() -> str | Response | tuple[str, int]:
                 extra=form.extra.data,
                 reason=form.reason.data or "",
                 request_key=form.request_key.data,
+                ip=request.remote_addr,
             )
         except ServiceError as error:
             db.session.rollback()
             field = "email" if error.field == "module" else error.field or "reason"
             getattr(form, field).errors.append(str(error))
         else:
-            if granted.created:
-                audit(
-                    "attempts.granted",
-                    object_type="attempt_grant",
-                    object_id=granted.grant.id,
-                    comune_id=operator.comune_id,
-                    details={
-                        "operator": operator.id,
-                        "course": module.course.slug,
-                        "module": module.slug,
-                        "extra": granted.grant.extra,
-                        "cycle": cycle.code,
-                    },
-                )
             db.session.commit()
             flash(
                 ngettext(

@@ -23,7 +23,6 @@ from lgnetforma.services.platform.cycles import cycle_is_open
 from lgnetforma.services.platform.errors import ServiceError
 from lgnetforma.services.reporting import figures
 from lgnetforma.web.access import roles_required
-from lgnetforma.web.audit import audit
 from lgnetforma.web.coordinate.dashboard import View, request_view
 from lgnetforma.web.coordinate.forms import GrantAttemptsForm
 from lgnetforma.web.coordinate.routes import bp
@@ -169,6 +168,7 @@ def grant(user_id: int) -> str | Response | tuple[str, int]:
                 extra=form.extra.data,
                 reason=form.reason.data or "",
                 request_key=form.request_key.data,
+                ip=request.remote_addr,
             )
         except PermissionError:
             db.session.rollback()
@@ -177,20 +177,6 @@ def grant(user_id: int) -> str | Response | tuple[str, int]:
             db.session.rollback()
             getattr(form, error.field or "reason", form.reason).errors.append(str(error))
         else:
-            if granted.created:
-                audit(
-                    "attempts.granted",
-                    object_type="attempt_grant",
-                    object_id=granted.grant.id,
-                    comune_id=operator.comune_id,
-                    details={
-                        "operator": operator.id,
-                        "course": module.course.slug,
-                        "module": module.slug,
-                        "extra": granted.grant.extra,
-                        "cycle": view.cycle.code,
-                    },
-                )
             db.session.commit()
             flash(
                 ngettext(
